@@ -1,0 +1,75 @@
+// The storage interface every repository location implements (local
+// directory, memory for tests, and later REST, S3, SFTP), plus the one module
+// that owns object naming and sharding.
+//
+// Contract, for every implementation:
+// - save() is atomic and durable: when it returns, the object is complete
+//   and survives a crash; a reader never sees a partial object (absent or
+//   complete). Objects are create-only (law 1): saving a name that exists
+//   throws Error(kAlreadyExists) — except ObjectType::kLock, which may be
+//   replaced.
+// - load() reads what save() wrote (read-after-write). A missing object
+//   throws Error(kNotFound); a range past the end throws Error(kCorrupt).
+// - Transient failures throw Error(kUnavailable) (retryable); everything
+//   else is permanent.
+// - All methods are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/bytes.h"
+#include "base/error.h"
+
+namespace lifeboat::backend {
+
+enum class ObjectType : uint8_t { kConfig, kKey, kData, kIndex, kSnapshot, kLock };
+
+// "config", "keys", "data", "index", "snapshots", "locks".
+const char* object_type_dir(ObjectType type);
+
+struct Handle {
+  ObjectType type;
+  std::string name;  // for kConfig: "config"; otherwise usually 64 hex digits
+  // Path relative to the repository root: "config", "keys/<name>",
+  // "data/<first 2 chars>/<name>", "index/<name>", ...
+  std::string path() const;
+  std::string describe() const { return path(); }
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Human-readable location for messages ("/backups/r", "rest:http://...").
+  virtual std::string location() const = 0;
+
+  // Creates an empty repository layout (directories, where the medium has
+  // them). Throws Error(kAlreadyExists) if a config object exists.
+  virtual void create() = 0;
+
+  virtual void save(const Handle& h, ByteView data) = 0;
+
+  // Reads `length` bytes at `offset`; length 0 means "to the end".
+  virtual Bytes load(const Handle& h, uint64_t offset = 0, uint64_t length = 0) = 0;
+
+  // Size of the object, or nullopt if it does not exist.
+  virtual std::optional<uint64_t> size(const Handle& h) = 0;
+
+  // Removes the object; removing a missing object is not an error.
+  virtual void remove(const Handle& h) = 0;
+
+  // Calls fn(name, size) for every object of the type, in no given order.
+  virtual void list(ObjectType type,
+                    const std::function<void(std::string_view name, uint64_t size)>& fn) = 0;
+};
+
+// Opens a repository location given on the command line: a plain path is a
+// local directory. (Remote URL schemes are added by the backends issue.)
+std::unique_ptr<Backend> open_backend(const std::string& location);
+
+}  // namespace lifeboat::backend
