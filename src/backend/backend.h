@@ -37,6 +37,10 @@ struct Handle {
   std::string name;  // for kConfig: "config"; otherwise usually 64 hex digits
   // Path relative to the repository root: "config", "keys/<name>",
   // "data/<first 2 chars>/<name>", "index/<name>", ...
+  // Throws Error(kInvalidArgument) for a name no backend can store safely:
+  // empty, containing '/' or NUL, starting with '.' (reserved for temporary
+  // files), or, for kData, not starting with two lowercase hex digits (the
+  // 256 shard directories). The name of kConfig is ignored.
   std::string path() const;
   std::string describe() const { return path(); }
 };
@@ -69,7 +73,11 @@ class Backend {
 };
 
 // Opens a repository location given on the command line: a plain path is a
-// local directory. (Remote URL schemes are added by the backends issue.)
+// local directory (relative paths are made absolute). A location that starts
+// with a URL scheme ("<letter><letters, digits, + - .>:") is a remote one;
+// none is supported yet (remote URL schemes are added by the backends issue),
+// and "mem:" is for tests only, so these throw Error(kInvalidArgument). A
+// local directory whose name looks like a scheme is written "./name:...".
 std::unique_ptr<Backend> open_backend(const std::string& location);
 
 }  // namespace lifeboat::backend

@@ -1,5 +1,6 @@
 // Fault injection as a wrapper around any backend (for tests): fail the Nth
-// save, fail saves of a type, flip a bit in loaded data, make loads fail.
+// save (and optionally all after it), flip a bit in loaded data, make loads
+// fail. Everything else forwards to the wrapped backend. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -15,13 +16,18 @@ class FaultBackend : public Backend {
  public:
   explicit FaultBackend(std::shared_ptr<Backend> inner);
 
-  // The next `count` loads of objects of `type` fail with kUnavailable.
+  // The next `count` loads of objects of `type` fail with kUnavailable
+  // ("injected fault loading <path>"); replaces any earlier count.
   void fail_loads(ObjectType type, int count);
-  // Save number n (1-based, counted from construction) and, if `and_after`,
-  // all later saves throw Error(kIo) ("injected fault").
+  // Save number n (1-based, counted from construction, failed attempts
+  // included) and, if `and_after`, all later saves throw Error(kIo)
+  // ("injected fault saving <path>") without reaching the wrapped backend.
+  // n = 0 turns the fault off.
   void fail_save_at(uint64_t n, bool and_after);
-  // Every loaded byte range of objects of `type` gets one bit flipped.
+  // Every non-empty loaded byte range of objects of `type` gets one bit
+  // flipped (bit 0 of its middle byte, index size/2).
   void flip_bits_on_load(ObjectType type, bool enabled);
+  // Save attempts so far.
   uint64_t saves() const { return saves_.load(); }
 
   std::string location() const override;

@@ -18,7 +18,10 @@ struct KdfParams {
 
 inline constexpr size_t kKdfSaltSize = 16;  // crypto_pwhash_SALTBYTES
 
-// Throws Error(kInternal) if libsodium refuses (out of memory).
+// Deterministic: the same password, salt and params give the same key.
+// Thread-safe. Throws Error(kInvalidArgument) if salt is not kKdfSaltSize
+// bytes or params are outside libsodium's Argon2id limits (ops_limit >= 1,
+// mem_limit >= 8 KiB); Error(kInternal) if libsodium refuses (out of memory).
 Key32 derive_key(std::string_view password, ByteView salt, const KdfParams& params);
 
 }  // namespace lifeboat::crypto

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <string_view>
 
 #include "base/bytes.h"
 #include "base/id.h"
@@ -31,6 +32,7 @@ class IdHasher {
   Impl* impl_;
 };
 
+// Plain SHA-256 (FIPS 180-4). Thread-safe.
 Id sha256(ByteView data);
 
 // Incremental SHA-256 for data that arrives in pieces (pack files).
@@ -41,13 +43,19 @@ class Sha256Stream {
   Sha256Stream(const Sha256Stream&) = delete;
   Sha256Stream& operator=(const Sha256Stream&) = delete;
   void update(ByteView data);
+  // Returns the digest of everything passed to update(); the stream must not
+  // be used afterwards.
   Id finish();
 
  private:
   void* ctx_;
 };
 
-// HKDF-SHA-256 (RFC 5869) producing 32 bytes.
+// HKDF-SHA-256 (RFC 5869, extract then expand) producing 32 bytes, i.e. the
+// first 32 bytes of the RFC's OKM for any L >= 32. Thread-safe.
 Key32 hkdf_sha256(const Key32& key, ByteView salt, std::string_view info);
+// The same for input keying material of any length (RFC 5869 test vectors use
+// 22 bytes). `ikm` must not be empty.
+Key32 hkdf_sha256(ByteView ikm, ByteView salt, std::string_view info);
 
 }  // namespace lifeboat::crypto

@@ -1,0 +1,366 @@
+#include "backup/archiver.h"
+
+#include <fnmatch.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "backup/file_reader.h"
+#include "base/error.h"
+#include "base/thread_pool.h"
+#include "base/work_queue.h"
+#include "fs/metadata.h"
+#include "fs/walk.h"
+
+namespace lifeboat::backup {
+
+namespace {
+
+constexpr size_t kMaxErrorPaths = 100;
+
+// One directory being archived. Its tree is saved once `pending` (its own
+// listing plus every unfinished child) drops to zero.
+struct DirJob {
+  std::string path;                 // on disk
+  std::string rel;                  // relative to the backup root, "" for the root
+  std::optional<Id> old_tree;       // this directory's tree in the parent snapshot
+  std::vector<repo::Node> nodes;    // sorted by name
+  std::vector<uint8_t> dropped;     // entries that vanished
+  std::atomic<int> pending{1};
+  std::shared_ptr<DirJob> parent;   // null for the root
+  size_t index_in_parent = 0;
+};
+
+std::string join(const std::string& dir, const std::string& name) {
+  if (dir.empty()) return name;
+  if (dir.back() == '/') return dir + name;
+  return dir + "/" + name;
+}
+
+bool unchanged(const repo::Node& old, const repo::Node& now) {
+  return old.type == repo::NodeType::kFile && !old.damaged && old.size == now.size &&
+         old.mtime_ns == now.mtime_ns && old.ctime_ns == now.ctime_ns && old.inode == now.inode;
+}
+
+class Archiver {
+ public:
+  Archiver(repo::Repository& repo, const std::string& root, const BackupOptions& options)
+      : repo_(repo),
+        root_(root),
+        options_(options),
+        chunker_(repo.gear(), repo.config().chunker),
+        cpu_pool_(2, 4),
+        reader_(repo, chunker_, cpu_pool_, options.test_hook),
+        walk_(std::max<size_t>(1, options.io_threads)) {
+    if (!options_.progress) options_.progress = &own_progress_;
+  }
+
+  BackupResult run();
+
+ private:
+  void process_dir(const std::shared_ptr<DirJob>& job);
+  void process_file(const std::shared_ptr<DirJob>& job, size_t index, bool had_previous);
+  void child_done(const std::shared_ptr<DirJob>& job);
+  void finalize(const std::shared_ptr<DirJob>& job);
+  bool excluded(const std::string& rel, const std::string& name) const;
+  void report(const std::string& path, const std::string& message);
+  std::optional<Id> old_root_tree();
+
+  repo::Repository& repo_;
+  std::string root_;
+  BackupOptions options_;
+  chunk::Chunker chunker_;
+  ThreadPool cpu_pool_;
+  FileReader reader_;
+  WorkQueue walk_;
+  BackupProgress own_progress_;
+
+  std::mutex mu_;  // guards the members below
+  repo::SnapshotSummary summary_;
+  std::vector<std::string> error_paths_;
+  std::optional<Id> root_tree_;
+  // Hard links: content of the first path read, by (device, inode).
+  std::map<std::pair<uint64_t, uint64_t>, std::vector<repo::ContentPart>> links_;
+};
+
+void Archiver::report(const std::string& path, const std::string& message) {
+  options_.progress->errors++;
+  {
+    std::lock_guard lock(mu_);
+    summary_.errors++;
+    if (error_paths_.size() < kMaxErrorPaths) error_paths_.push_back(path);
+  }
+  if (options_.on_error) options_.on_error(path, message);
+}
+
+bool Archiver::excluded(const std::string& rel, const std::string& name) const {
+  for (const auto& pattern : options_.excludes) {
+    if (::fnmatch(pattern.c_str(), rel.c_str(), 0) == 0) return true;
+    if (::fnmatch(pattern.c_str(), name.c_str(), 0) == 0) return true;
+  }
+  return false;
+}
+
+std::optional<Id> Archiver::old_root_tree() {
+  if (!options_.parent || options_.force_reread) return std::nullopt;
+  try {
+    repo::Tree top = repo_.load_tree(options_.parent->tree);
+    if (top.nodes.size() == 1 && top.nodes[0].type == repo::NodeType::kDir)
+      return top.nodes[0].subtree;
+  } catch (const Error& e) {
+    if (options_.on_error)
+      options_.on_error(root_, "parent snapshot unreadable, reading every file: " + e.message());
+  }
+  return std::nullopt;
+}
+
+void Archiver::process_dir(const std::shared_ptr<DirJob>& job) {
+  std::vector<std::string> names;
+  try {
+    names = fs::read_dir_names(job->path);
+  } catch (const Error& e) {
+    if (!job->parent) throw;  // an unreadable root is a failed backup, not a partial one
+    report(job->path, e.message());
+    job->parent->nodes[job->index_in_parent].damaged = true;
+  }
+
+  // The parent snapshot's version of this directory, for change detection.
+  repo::Tree old;
+  if (job->old_tree) {
+    try {
+      old = repo_.load_tree(*job->old_tree);
+    } catch (const Error& e) {
+      if (options_.on_error) options_.on_error(job->path, "previous tree unreadable: " + e.message());
+    }
+  }
+  auto find_old = [&](const std::string& name) -> const repo::Node* {
+    auto it = std::lower_bound(old.nodes.begin(), old.nodes.end(), name,
+                               [](const repo::Node& n, const std::string& k) { return n.name < k; });
+    return it != old.nodes.end() && it->name == name ? &*it : nullptr;
+  };
+
+  job->nodes.reserve(names.size());
+  for (const auto& name : names) {
+    std::string rel = join(job->rel, name);
+    if (excluded(rel, name)) continue;
+    std::string full = join(job->path, name);
+    struct stat st;
+    if (::lstat(full.c_str(), &st) != 0) {
+      int err = errno;
+      report(full, err == ENOENT ? "vanished during backup" : std::string("cannot stat: ") + strerror(err));
+      continue;
+    }
+    try {
+      repo::Node node = fs::capture_node(full, st);
+      node.name = name;
+      // Access times change whenever anything reads the file (including this
+      // backup); recording them would make every tree differ every night.
+      if (!options_.with_atime) node.atime_ns = node.mtime_ns;
+      job->nodes.push_back(std::move(node));
+    } catch (const Error& e) {
+      report(full, e.message());
+    }
+  }
+  job->dropped.assign(job->nodes.size(), 0);
+
+  uint64_t dirs = 0, other = 0, unmodified = 0, unmodified_bytes = 0, seen_bytes = 0, seen_files = 0;
+  for (size_t i = 0; i < job->nodes.size(); ++i) {
+    repo::Node& node = job->nodes[i];
+    const repo::Node* prev = find_old(node.name);
+    if (node.type == repo::NodeType::kDir) {
+      ++dirs;
+      auto child = std::make_shared<DirJob>();
+      child->path = join(job->path, node.name);
+      child->rel = join(job->rel, node.name);
+      if (prev && prev->type == repo::NodeType::kDir) child->old_tree = prev->subtree;
+      child->parent = job;
+      child->index_in_parent = i;
+      job->pending++;
+      walk_.submit([this, child] { process_dir(child); });
+    } else if (node.type == repo::NodeType::kFile) {
+      ++seen_files;
+      seen_bytes += node.size;
+      if (prev && unchanged(*prev, node)) {
+        node.content = prev->content;
+        ++unmodified;
+        unmodified_bytes += node.size;
+      } else {
+        job->pending++;
+        bool had_previous = prev != nullptr;
+        walk_.submit([this, job, i, had_previous] { process_file(job, i, had_previous); });
+      }
+    } else {
+      ++other;
+    }
+  }
+  options_.progress->files_seen += seen_files;
+  options_.progress->bytes_seen += seen_bytes;
+  options_.progress->files_done += unmodified;
+  options_.progress->bytes_done += unmodified_bytes;
+  {
+    std::lock_guard lock(mu_);
+    summary_.dirs += dirs;
+    summary_.other_entries += other;
+    summary_.files_unmodified += unmodified;
+    summary_.bytes_total += unmodified_bytes;
+  }
+  child_done(job);
+}
+
+void Archiver::process_file(const std::shared_ptr<DirJob>& job, size_t index, bool had_previous) {
+  repo::Node& node = job->nodes[index];
+  std::string path = join(job->path, node.name);
+  const auto link_key = std::make_pair(node.device, node.inode);
+
+  std::optional<std::vector<repo::ContentPart>> linked;
+  if (node.links > 1) {
+    std::lock_guard lock(mu_);
+    auto it = links_.find(link_key);
+    if (it != links_.end()) linked = it->second;
+  }
+
+  uint64_t counted = 0;
+  if (linked) {
+    node.content = *linked;
+  } else {
+    try {
+      FileReadResult r = reader_.read(path, &options_.progress->bytes_read);
+      node.content = std::move(r.content);
+      node.size = r.size;
+      node.mtime_ns = int64_t{r.final_stat.st_mtim.tv_sec} * 1000000000 + r.final_stat.st_mtim.tv_nsec;
+      node.ctime_ns = int64_t{r.final_stat.st_ctim.tv_sec} * 1000000000 + r.final_stat.st_ctim.tv_nsec;
+      counted = r.bytes_read;
+      if (r.changed) {
+        node.damaged = true;
+        report(path, "changed while being read; stored as read and marked damaged");
+      }
+      if (node.links > 1) {
+        std::lock_guard lock(mu_);
+        links_.emplace(link_key, node.content);
+      }
+    } catch (const RepositoryError&) {
+      throw;  // the repository failed: the whole backup fails
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kNotFound) {
+        job->dropped[index] = 1;
+        report(path, "vanished during backup");
+      } else {
+        node.damaged = true;
+        node.content.clear();
+        node.size = 0;
+        report(path, e.message());
+      }
+    }
+  }
+  options_.progress->files_done++;
+  options_.progress->bytes_done += node.size;
+  {
+    std::lock_guard lock(mu_);
+    if (had_previous) summary_.files_changed++; else summary_.files_new++;
+    summary_.bytes_total += node.size;
+    summary_.bytes_read += counted;
+  }
+  child_done(job);
+}
+
+void Archiver::child_done(const std::shared_ptr<DirJob>& job) {
+  if (--job->pending == 0) finalize(job);
+}
+
+void Archiver::finalize(const std::shared_ptr<DirJob>& job) {
+  repo::Tree tree;
+  tree.nodes.reserve(job->nodes.size());
+  for (size_t i = 0; i < job->nodes.size(); ++i)
+    if (!job->dropped[i]) tree.nodes.push_back(std::move(job->nodes[i]));
+  Id id = repo_.save_tree(tree);
+  job->nodes.clear();
+  job->nodes.shrink_to_fit();
+  if (job->parent) {
+    job->parent->nodes[job->index_in_parent].subtree = id;
+    auto parent = job->parent;
+    job->parent.reset();
+    child_done(parent);
+  } else {
+    std::lock_guard lock(mu_);
+    root_tree_ = id;
+  }
+}
+
+BackupResult Archiver::run() {
+  auto clock = options_.clock ? options_.clock : now_unix_nanos;
+  const UnixNanos started = clock();
+  auto stats_before = repo_.stats();
+
+  struct stat st;
+  if (::stat(root_.c_str(), &st) != 0) throw_errno("cannot back up " + root_);
+  if (!S_ISDIR(st.st_mode))
+    throw Error(ErrorCode::kInvalidArgument, "cannot back up " + root_ + ": not a directory");
+  repo::Node root_node = fs::capture_node(root_, st);
+  root_node.name = ".";
+  if (!options_.with_atime) root_node.atime_ns = root_node.mtime_ns;
+
+  auto job = std::make_shared<DirJob>();
+  job->path = root_;
+  job->old_tree = old_root_tree();
+  walk_.submit([this, job] { process_dir(job); });
+  walk_.run_until_idle();
+  options_.progress->walk_finished = true;
+  cpu_pool_.wait();
+  if (!root_tree_) throw Error(ErrorCode::kInternal, "backup of " + root_ + " produced no tree");
+
+  root_node.subtree = *root_tree_;
+  repo::Tree top;
+  top.nodes.push_back(root_node);
+  Id top_id = repo_.save_tree(top);
+  // Law 2: packs, then the index segment naming them, then the snapshot.
+  repo_.flush();
+
+  auto stats_after = repo_.stats();
+  repo::Snapshot snap;
+  snap.time = started;
+  snap.node = options_.node;
+  snap.account = options_.account;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  snap.hostname = host;
+  if (auto* pw = ::getpwuid(::geteuid())) snap.username = pw->pw_name;
+  snap.paths = {root_};
+  snap.tags = options_.tags;
+  snap.tree = top_id;
+  snap.parent = options_.parent_id;
+  {
+    std::lock_guard lock(mu_);
+    snap.summary = summary_;
+    snap.error_paths = error_paths_;
+  }
+  snap.summary.started = started;
+  snap.summary.finished = clock();
+  snap.summary.blobs_added = stats_after.blobs_added - stats_before.blobs_added;
+  snap.summary.bytes_added = stats_after.bytes_added - stats_before.bytes_added;
+  snap.summary.bytes_stored = stats_after.bytes_stored - stats_before.bytes_stored;
+  snap.partial = snap.summary.errors > 0;
+  snap.program_version = "lifeboat 0.1.0";
+
+  BackupResult result;
+  result.snapshot_id = repo_.save_snapshot(snap);
+  result.partial = snap.partial;
+  result.snapshot = std::move(snap);
+  return result;
+}
+
+}  // namespace
+
+BackupResult run_backup(repo::Repository& repo, const std::string& root,
+                        const BackupOptions& options) {
+  std::string clean = root;
+  while (clean.size() > 1 && clean.back() == '/') clean.pop_back();
+  Archiver archiver(repo, clean, options);
+  return archiver.run();
+}
+
+}  // namespace lifeboat::backup

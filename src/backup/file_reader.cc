@@ -1,0 +1,154 @@
+#include "backup/file_reader.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/error.h"
+#include "fs/metadata.h"
+
+namespace lifeboat::backup {
+
+namespace {
+
+// How often a file that changes under us is read again before it is stored
+// as it was read and marked damaged.
+constexpr int kReadAttempts = 3;
+
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// A growing read buffer reused by every file a thread reads (no per-file
+// allocation on the hot path).
+Bytes& thread_buffer() {
+  thread_local Bytes buf;
+  return buf;
+}
+
+bool same_version(const struct stat& a, const struct stat& b) {
+  return a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+         a.st_mtim.tv_nsec == b.st_mtim.tv_nsec && a.st_ctim.tv_sec == b.st_ctim.tv_sec &&
+         a.st_ctim.tv_nsec == b.st_ctim.tv_nsec && a.st_ino == b.st_ino;
+}
+
+}  // namespace
+
+FileReadResult FileReader::read(const std::string& path, std::atomic<uint64_t>* bytes_counter) {
+  if (hook_) hook_(path, "before_open");
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOATIME)};
+  if (f.fd < 0 && errno == EPERM)  // O_NOATIME needs ownership
+    f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (f.fd < 0) throw_errno("cannot open " + path);
+  ::posix_fadvise(f.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+
+  FileReadResult out;
+  for (int attempt = 1;; ++attempt) {
+    struct stat before;
+    if (::fstat(f.fd, &before) != 0) throw_errno("cannot stat " + path);
+    out = FileReadResult{};
+    read_once(f.fd, before, out, bytes_counter, path);
+    if (hook_) hook_(path, "after_read");
+    if (::fstat(f.fd, &out.final_stat) != 0) throw_errno("cannot stat " + path);
+    if (same_version(before, out.final_stat) &&
+        out.size == static_cast<uint64_t>(out.final_stat.st_size))
+      return out;
+    if (attempt == kReadAttempts) {
+      out.changed = true;
+      return out;
+    }
+  }
+}
+
+void FileReader::read_once(int fd, const struct stat& st, FileReadResult& out,
+                           std::atomic<uint64_t>* bytes_counter, const std::string& path) {
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  const bool large = size > 2ull * chunker_.params().max_size;
+  // Sparse files: only data extents are read; the rest are holes. A file
+  // that allocates fewer blocks than its size is the cheap hint to look.
+  if (size > 0 && static_cast<uint64_t>(st.st_blocks) * 512 < size) {
+    auto extents = fs::data_extents(fd, size);
+    uint64_t pos = 0;
+    for (const auto& e : extents) {
+      if (e.offset > pos) out.content.push_back({Id{}, e.offset - pos});
+      read_range(fd, e.offset, e.length, large, out, bytes_counter, path);
+      pos = e.offset + e.length;
+    }
+    if (pos < size) out.content.push_back({Id{}, size - pos});
+    out.size = size;
+    return;
+  }
+  // Read to EOF rather than to st_size, so growth during the read is seen.
+  read_range(fd, 0, UINT64_MAX, large, out, bytes_counter, path);
+}
+
+void FileReader::read_range(int fd, uint64_t offset, uint64_t length, bool large,
+                            FileReadResult& out, std::atomic<uint64_t>* bytes_counter,
+                            const std::string& path) {
+  const size_t max_chunk = chunker_.params().max_size;
+  Bytes& buf = thread_buffer();
+  if (buf.size() < 2 * max_chunk) buf.resize(2 * max_chunk);
+
+  size_t start = 0, end = 0;  // unconsumed bytes are buf[start, end)
+  uint64_t pos = offset, remaining = length;
+  bool eof = false;
+  for (;;) {
+    // Fill until a whole max-size chunk is available (or the range ends).
+    while (!eof && end - start < max_chunk) {
+      if (buf.size() - end < max_chunk) {  // compact: rarely, about once per max_chunk consumed
+        std::memmove(buf.data(), buf.data() + start, end - start);
+        end -= start;
+        start = 0;
+      }
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size() - end, remaining));
+      if (want == 0) {
+        eof = true;
+        break;
+      }
+      ssize_t n = ::pread(fd, buf.data() + end, want, static_cast<off_t>(pos));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw_errno("cannot read " + path);
+      }
+      if (n == 0) {
+        eof = true;
+        break;
+      }
+      end += static_cast<size_t>(n);
+      pos += static_cast<uint64_t>(n);
+      remaining -= static_cast<uint64_t>(n);
+      out.bytes_read += static_cast<uint64_t>(n);
+      if (bytes_counter) *bytes_counter += static_cast<uint64_t>(n);
+    }
+    if (end == start) break;
+    size_t cut = chunker_.cut(ByteView(buf.data() + start, end - start), eof);
+    emit_chunk(ByteView(buf.data() + start, cut), large, out);
+    start += cut;
+    out.size += cut;
+  }
+}
+
+void FileReader::emit_chunk(ByteView chunk, bool large_file, FileReadResult& out) {
+  Id id = repo_.hash(chunk);
+  out.content.push_back({id, chunk.size()});
+  if (repo_.index().contains(id)) return;
+  if (!large_file) {
+    try {
+      repo_.save_blob(repo::BlobType::kData, id, chunk);
+    } catch (const Error& e) {
+      throw RepositoryError(e);
+    }
+    return;
+  }
+  // Large files: compress+encrypt on the CPU pool while this thread reads on.
+  // The copy is one memcpy per ~1 MiB chunk; the pool's bounded backlog
+  // bounds the memory.
+  auto copy = std::make_shared<Bytes>(chunk.begin(), chunk.end());
+  cpu_pool_.submit([this, id, copy] { repo_.save_blob(repo::BlobType::kData, id, *copy); });
+}
+
+}  // namespace lifeboat::backup

@@ -1,0 +1,61 @@
+// Reads one regular file and turns it into content parts: chunk, hash, and
+// hand each chunk to the repository. Detects files that change while being
+// read. Used by the archiver on its I/O threads.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/thread_pool.h"
+#include "chunk/chunker.h"
+#include "repo/repository.h"
+#include "repo/tree.h"
+
+namespace lifeboat::backup {
+
+// A failure of the repository (not of the file being read): it must fail
+// the whole backup rather than be recorded against one file.
+class RepositoryError : public Error {
+ public:
+  explicit RepositoryError(const Error& e) : Error(e) {}
+};
+
+struct FileReadResult {
+  std::vector<repo::ContentPart> content;
+  uint64_t size = 0;        // bytes of content (data + holes)
+  uint64_t bytes_read = 0;  // bytes read from disk
+  struct stat final_stat {};
+  bool changed = false;     // still changing after the retries
+};
+
+class FileReader {
+ public:
+  // `cpu_pool` takes chunk saves of large files so one big file keeps both
+  // cores busy; small files are saved inline on the calling thread.
+  using Hook = std::function<void(const std::string& path, const char* stage)>;
+  FileReader(repo::Repository& repo, const chunk::Chunker& chunker, ThreadPool& cpu_pool,
+             Hook test_hook = {})
+      : repo_(repo), chunker_(chunker), cpu_pool_(cpu_pool), hook_(std::move(test_hook)) {}
+
+  // Opens and reads `path`. Throws lifeboat::Error (kNotFound if it vanished,
+  // kPermission, kIo) naming the path.
+  FileReadResult read(const std::string& path, std::atomic<uint64_t>* bytes_counter);
+
+ private:
+  void read_once(int fd, const struct stat& st, FileReadResult& out,
+                 std::atomic<uint64_t>* bytes_counter, const std::string& path);
+  void read_range(int fd, uint64_t offset, uint64_t length, bool large, FileReadResult& out,
+                  std::atomic<uint64_t>* bytes_counter, const std::string& path);
+  void emit_chunk(ByteView chunk, bool large_file, FileReadResult& out);
+
+  repo::Repository& repo_;
+  const chunk::Chunker& chunker_;
+  ThreadPool& cpu_pool_;
+  Hook hook_;
+};
+
+}  // namespace lifeboat::backup

@@ -1,0 +1,182 @@
+#include "repo/index.h"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include "base/error.h"
+#include "repo/sealed.h"
+
+namespace lifeboat::repo {
+
+namespace {
+constexpr uint32_t kTreeBit = 1u << 31;
+constexpr uint32_t kZstdBit = 1u << 30;
+constexpr uint32_t kRawMask = kZstdBit - 1;
+// Overlay entries are merged into the sorted table when there are this many.
+constexpr size_t kOverlayLimit = 1u << 16;
+}  // namespace
+
+void Index::add_pack(const PackInfo& pack) {
+  std::unique_lock lock(mu_);
+  uint32_t ordinal;
+  auto it = pack_pos_.find(pack.id);
+  if (it != pack_pos_.end()) {
+    ordinal = it->second;
+  } else {
+    ordinal = static_cast<uint32_t>(packs_.size());
+    packs_.push_back(pack.id);
+    salts_.push_back(pack.salt);
+    pack_pos_.emplace(pack.id, ordinal);
+  }
+  for (const auto& pe : pack.entries) {
+    if (find_locked(pe.id)) continue;
+    if (pe.raw_length > kRawMask)
+      throw Error(ErrorCode::kCorrupt, "blob " + pe.id.hex() + " is larger than 1 GiB");
+    Entry e{pe.id, ordinal, pe.offset, pe.stored_length,
+            pe.raw_length | (pe.compression == Compression::kZstd ? kZstdBit : 0) |
+                (pe.type == BlobType::kTree ? kTreeBit : 0)};
+    overlay_pos_.emplace(e.id, static_cast<uint32_t>(overlay_.size()));
+    overlay_.push_back(e);
+  }
+  if (overlay_.size() >= kOverlayLimit) merge_overlay_locked();
+}
+
+void Index::merge_overlay_locked() {
+  std::sort(overlay_.begin(), overlay_.end(), [](const Entry& a, const Entry& b) { return a.id < b.id; });
+  std::vector<Entry> merged;
+  merged.reserve(table_.size() + overlay_.size());
+  std::merge(table_.begin(), table_.end(), overlay_.begin(), overlay_.end(),
+             std::back_inserter(merged), [](const Entry& a, const Entry& b) { return a.id < b.id; });
+  table_.swap(merged);
+  overlay_.clear();
+  overlay_.shrink_to_fit();
+  overlay_pos_.clear();
+}
+
+const Index::Entry* Index::find_locked(const Id& blob) const {
+  auto it = std::lower_bound(table_.begin(), table_.end(), blob,
+                             [](const Entry& e, const Id& id) { return e.id < id; });
+  if (it != table_.end() && it->id == blob) return &*it;
+  auto o = overlay_pos_.find(blob);
+  if (o != overlay_pos_.end()) return &overlay_[o->second];
+  return nullptr;
+}
+
+BlobLocation Index::location_of(const Entry& e) const {
+  BlobLocation loc;
+  loc.pack = packs_[e.pack];
+  loc.salt = salts_[e.pack];
+  loc.entry.id = e.id;
+  loc.entry.type = (e.raw_and_flags & kTreeBit) ? BlobType::kTree : BlobType::kData;
+  loc.entry.compression = (e.raw_and_flags & kZstdBit) ? Compression::kZstd : Compression::kNone;
+  loc.entry.offset = e.offset;
+  loc.entry.stored_length = e.stored_length;
+  loc.entry.raw_length = e.raw_and_flags & kRawMask;
+  return loc;
+}
+
+std::optional<BlobLocation> Index::find(const Id& blob) const {
+  std::shared_lock lock(mu_);
+  const Entry* e = find_locked(blob);
+  if (!e) return std::nullopt;
+  return location_of(*e);
+}
+
+bool Index::contains(const Id& blob) const {
+  std::shared_lock lock(mu_);
+  return find_locked(blob) != nullptr;
+}
+
+size_t Index::blob_count() const {
+  std::shared_lock lock(mu_);
+  return table_.size() + overlay_.size();
+}
+
+size_t Index::pack_count() const {
+  std::shared_lock lock(mu_);
+  return packs_.size();
+}
+
+std::vector<Id> Index::pack_ids() const {
+  std::shared_lock lock(mu_);
+  return packs_;
+}
+
+bool Index::has_pack(const Id& pack) const {
+  std::shared_lock lock(mu_);
+  return pack_pos_.count(pack) != 0;
+}
+
+void Index::for_each(const std::function<void(const BlobLocation&)>& fn) const {
+  std::shared_lock lock(mu_);
+  for (const auto& e : table_) fn(location_of(e));
+  for (const auto& e : overlay_) fn(location_of(e));
+}
+
+// Segment payload: u32 pack count, then per pack: id (32) | salt (32) |
+// u32 blob count | entries as in the pack trailer (46 bytes each).
+Bytes encode_index_segment(const crypto::Key32& encryption_key, const std::vector<PackInfo>& packs) {
+  size_t size = 4;
+  for (const auto& p : packs) size += 68 + p.entries.size() * kTrailerEntrySize;
+  Bytes out(size);
+  uint8_t* w = out.data();
+  put_u32le(w, static_cast<uint32_t>(packs.size()));
+  w += 4;
+  for (const auto& p : packs) {
+    std::memcpy(w, p.id.bytes.data(), 32);
+    std::memcpy(w + 32, p.salt.data(), 32);
+    put_u32le(w + 64, static_cast<uint32_t>(p.entries.size()));
+    w += 68;
+    for (const auto& e : p.entries) {
+      w[0] = static_cast<uint8_t>(e.type);
+      w[1] = static_cast<uint8_t>(e.compression);
+      std::memcpy(w + 2, e.id.bytes.data(), 32);
+      put_u32le(w + 34, e.offset);
+      put_u32le(w + 38, e.stored_length);
+      put_u32le(w + 42, e.raw_length);
+      w += kTrailerEntrySize;
+    }
+  }
+  return seal_object(encryption_key, "index", out);
+}
+
+std::vector<PackInfo> decode_index_segment(const crypto::Key32& encryption_key, ByteView sealed,
+                                           const std::string& name) {
+  Bytes plain = open_object(encryption_key, "index", sealed, "index segment " + name);
+  auto damaged = [&]() {
+    return Error(ErrorCode::kCorrupt, "index segment " + name + " is damaged: bad structure");
+  };
+  const uint8_t* r = plain.data();
+  const uint8_t* end = plain.data() + plain.size();
+  if (end - r < 4) throw damaged();
+  uint32_t pack_count = get_u32le(r);
+  r += 4;
+  std::vector<PackInfo> packs;
+  packs.reserve(std::min<uint32_t>(pack_count, 1u << 20));
+  for (uint32_t i = 0; i < pack_count; ++i) {
+    if (end - r < 68) throw damaged();
+    PackInfo p;
+    p.id = Id::from_bytes(r);
+    std::memcpy(p.salt.data(), r + 32, 32);
+    uint32_t n = get_u32le(r + 64);
+    r += 68;
+    if (static_cast<uint64_t>(end - r) < uint64_t{n} * kTrailerEntrySize) throw damaged();
+    p.entries.resize(n);
+    for (auto& e : p.entries) {
+      if (r[0] > 1 || r[1] > 1) throw damaged();
+      e.type = static_cast<BlobType>(r[0]);
+      e.compression = static_cast<Compression>(r[1]);
+      e.id = Id::from_bytes(r + 2);
+      e.offset = get_u32le(r + 34);
+      e.stored_length = get_u32le(r + 38);
+      e.raw_length = get_u32le(r + 42);
+      r += kTrailerEntrySize;
+    }
+    packs.push_back(std::move(p));
+  }
+  if (r != end) throw damaged();
+  return packs;
+}
+
+}  // namespace lifeboat::repo

@@ -1,0 +1,394 @@
+#include "repo/repository.h"
+
+#include <algorithm>
+
+#include "base/error.h"
+#include "base/thread_pool.h"
+#include "repo/compress.h"
+
+namespace lifeboat::repo {
+
+using backend::Handle;
+using backend::ObjectType;
+
+namespace {
+// An index segment is written after this many packs even before flush(), so
+// a killed backup leaves most of its packs indexed for the next run.
+constexpr size_t kPacksPerSegment = 64;
+}  // namespace
+
+void Repository::init(backend::Backend& backend, std::string_view password,
+                      const crypto::KdfParams& kdf, const KeyFileInfo& key_info, Config config) {
+  if (backend.size({ObjectType::kConfig, "config"}))
+    throw Error(ErrorCode::kAlreadyExists,
+                "a repository already exists at " + backend.location() + "; nothing was changed");
+  chunk::GearTable check_params(crypto::Key32{});
+  chunk::Chunker(check_params, config.chunker);  // validates the parameters
+  backend.create();
+  MasterKeys keys = MasterKeys::generate();
+  // Key first, config last: a repository whose init was interrupted has no
+  // config and is not mistaken for a valid one.
+  save_key_file(backend, make_key_file(keys, password, kdf, key_info));
+  backend.save({ObjectType::kConfig, "config"}, encode_config(keys.encryption, config));
+}
+
+std::unique_ptr<Repository> Repository::open(std::shared_ptr<backend::Backend> backend,
+                                             std::string_view password, RepositoryOptions options) {
+  const std::string loc = backend->location();
+  Bytes config_bytes;
+  try {
+    config_bytes = backend->load({ObjectType::kConfig, "config"});
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kNotFound)
+      throw Error(ErrorCode::kNotARepository,
+                  loc + " is not a lifeboat repository (no config); create one with 'lifeboat init'");
+    throw;
+  }
+
+  std::vector<std::string> key_names;
+  backend->list(ObjectType::kKey, [&](std::string_view name, uint64_t) {
+    key_names.emplace_back(name);
+  });
+  std::sort(key_names.begin(), key_names.end());
+  if (key_names.empty())
+    throw Error(ErrorCode::kCorrupt, "repository " + loc + " has no key files (keys/ is empty)");
+
+  MasterKeys keys;
+  std::string opened_with;
+  size_t damaged = 0;
+  for (const auto& name : key_names) {
+    try {
+      Bytes file = backend->load({ObjectType::kKey, name});
+      if (unwrap_key_file(file, password, keys)) {
+        opened_with = name;
+        break;
+      }
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kNotFound) throw;
+      ++damaged;
+      if (options.warn) options.warn("key file keys/" + name + " skipped: " + e.message());
+    }
+  }
+  if (opened_with.empty()) {
+    if (damaged == key_names.size())
+      throw Error(ErrorCode::kCorrupt, "every key file of repository " + loc +
+                                           " is damaged; restore keys/ from a copy");
+    throw Error(ErrorCode::kWrongPassword,
+                "wrong password: no key of repository " + loc + " opens with it");
+  }
+  Config config = decode_config(keys.encryption, config_bytes);
+  return std::unique_ptr<Repository>(
+      new Repository(std::move(backend), keys, std::move(config), opened_with, std::move(options)));
+}
+
+Repository::Repository(std::shared_ptr<backend::Backend> backend, MasterKeys keys, Config config,
+                       std::string key_name, RepositoryOptions options)
+    : backend_(std::move(backend)),
+      keys_(keys),
+      config_(std::move(config)),
+      key_name_(std::move(key_name)),
+      options_(std::move(options)),
+      hasher_(std::make_unique<crypto::IdHasher>(keys_.id)),
+      gear_(std::make_unique<chunk::GearTable>(keys_.chunker)),
+      upload_queue_(std::max<size_t>(1, options_.upload_queue)) {
+  size_t packers = std::max<size_t>(1, options_.packers);
+  for (size_t i = 0; i < packers; ++i) {
+    packers_.push_back(std::make_unique<PackWriter>(keys_.encryption, config_.pack_size + (1 << 20)));
+    idle_packers_.push_back(packers_.back().get());
+  }
+  for (size_t i = 0; i < std::max<size_t>(1, options_.upload_threads); ++i)
+    uploaders_.emplace_back([this] { upload_loop(); });
+}
+
+Repository::~Repository() {
+  upload_queue_.close();
+  for (auto& t : uploaders_) t.join();
+}
+
+void Repository::warn(const std::string& message) const {
+  if (options_.warn) options_.warn(message);
+}
+
+std::vector<std::string> Repository::load_index() {
+  std::vector<std::string> names;
+  backend_->list(ObjectType::kIndex, [&](std::string_view name, uint64_t) {
+    names.emplace_back(name);
+  });
+  std::vector<std::string> skipped;
+  std::mutex mu;
+  ThreadPool pool(2);
+  for (const auto& name : names) {
+    pool.submit([&, name] {
+      try {
+        auto packs = decode_index_segment(keys_.encryption,
+                                          backend_->load({ObjectType::kIndex, name}), name);
+        for (const auto& p : packs) index_.add_pack(p);
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kNotFound) throw;
+        std::lock_guard lock(mu);
+        skipped.push_back(name);
+        warn("index segment " + name + " skipped: " + e.message());
+      }
+    });
+  }
+  pool.wait();
+  return skipped;
+}
+
+// ---- saving ----
+
+PackWriter* Repository::acquire_packer() {
+  std::unique_lock lock(packer_mu_);
+  packer_cv_.wait(lock, [&] { return !idle_packers_.empty(); });
+  PackWriter* p = idle_packers_.back();
+  idle_packers_.pop_back();
+  return p;
+}
+
+void Repository::release_packer(PackWriter* packer, bool full) {
+  if (full) {
+    PackWriter::Finished f = packer->finish();
+    {
+      std::lock_guard lock(upload_mu_);
+      ++uploads_pending_;
+    }
+    upload_queue_.push(std::move(f));
+  }
+  std::lock_guard lock(packer_mu_);
+  idle_packers_.push_back(packer);
+  packer_cv_.notify_one();
+}
+
+bool Repository::save_blob(BlobType type, const Id& id, ByteView plaintext) {
+  if (index_.contains(id)) return false;
+  {
+    std::lock_guard lock(inflight_mu_);
+    if (!inflight_.insert(id).second) return false;
+  }
+  rethrow_upload_error();
+
+  thread_local Bytes compressed;
+  int level = type == BlobType::kTree ? 3 : config_.compression_level;
+  Compression c = compress(plaintext, compressed, CompressOptions{level});
+  ByteView stored = c == Compression::kZstd ? ByteView(compressed) : plaintext;
+
+  PackWriter* packer = acquire_packer();
+  try {
+    packer->add(type, id, c, static_cast<uint32_t>(plaintext.size()), stored);
+  } catch (...) {
+    release_packer(packer, false);
+    throw;
+  }
+  release_packer(packer, packer->size() >= config_.pack_size);
+  return true;
+}
+
+void Repository::upload_loop() {
+  while (auto finished = upload_queue_.pop()) {
+    PackInfo info{finished->id, finished->salt, std::move(finished->entries)};
+    std::vector<PackInfo> segment;
+    try {
+      backend_->save({ObjectType::kData, finished->id.hex()}, finished->bytes);
+      index_.add_pack(info);
+    } catch (...) {
+      std::lock_guard lock(upload_mu_);
+      if (!upload_error_) upload_error_ = std::current_exception();
+      --uploads_pending_;
+      upload_cv_.notify_all();
+      continue;
+    }
+    {
+      std::lock_guard lock(inflight_mu_);
+      for (const auto& e : info.entries) inflight_.erase(e.id);
+    }
+    {
+      std::lock_guard lock(upload_mu_);
+      stats_.packs_written++;
+      stats_.blobs_added += info.entries.size();
+      for (const auto& e : info.entries) stats_.bytes_added += e.raw_length;
+      stats_.bytes_stored += finished->bytes.size();
+      unindexed_packs_.push_back(std::move(info));
+      if (unindexed_packs_.size() >= kPacksPerSegment) segment.swap(unindexed_packs_);
+    }
+    if (!segment.empty()) {
+      try {
+        write_index_segment(std::move(segment));
+      } catch (...) {
+        std::lock_guard lock(upload_mu_);
+        if (!upload_error_) upload_error_ = std::current_exception();
+      }
+    }
+    std::lock_guard lock(upload_mu_);
+    --uploads_pending_;
+    upload_cv_.notify_all();
+  }
+}
+
+void Repository::rethrow_upload_error() {
+  std::lock_guard lock(upload_mu_);
+  if (upload_error_) std::rethrow_exception(upload_error_);
+}
+
+void Repository::write_index_segment(std::vector<PackInfo> packs) {
+  if (packs.empty()) return;
+  Bytes sealed = encode_index_segment(keys_.encryption, packs);
+  backend_->save({ObjectType::kIndex, crypto::sha256(sealed).hex()}, sealed);
+}
+
+void Repository::flush() {
+  // Take every packer (waiting for busy ones), finish the non-empty ones.
+  std::vector<PackWriter*> taken;
+  for (size_t i = 0; i < packers_.size(); ++i) taken.push_back(acquire_packer());
+  for (PackWriter* p : taken) release_packer(p, !p->empty());
+  {
+    std::unique_lock lock(upload_mu_);
+    upload_cv_.wait(lock, [&] { return uploads_pending_ == 0; });
+  }
+  rethrow_upload_error();
+  std::vector<PackInfo> segment;
+  {
+    std::lock_guard lock(upload_mu_);
+    segment.swap(unindexed_packs_);
+  }
+  write_index_segment(std::move(segment));
+}
+
+BlobStoreStats Repository::stats() const {
+  std::lock_guard lock(const_cast<std::mutex&>(upload_mu_));
+  return stats_;
+}
+
+// ---- loading ----
+
+Bytes Repository::load_blob(BlobType type, const Id& id) const {
+  auto loc = index_.find(id);
+  if (!loc)
+    throw Error(ErrorCode::kNotFound, std::string(blob_type_name(type)) + " blob " + id.hex() +
+                                          " is not in the index of " + backend_->location() +
+                                          "; run 'lifeboat check'");
+  Bytes stored = backend_->load({ObjectType::kData, loc->pack.hex()}, loc->entry.offset,
+                                loc->entry.stored_length);
+  crypto::Aead aead(pack_subkey(keys_.encryption, loc->salt));
+  Bytes out, scratch;
+  decode_blob(aead, *hasher_, loc->entry, stored, loc->pack, out, scratch);
+  return out;
+}
+
+Tree Repository::load_tree(const Id& id) const {
+  Bytes raw = load_blob(BlobType::kTree, id);
+  try {
+    return decode_tree(raw);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kCorrupt, "tree " + id.hex() + ": " + e.message());
+  }
+}
+
+Id Repository::save_tree(const Tree& tree) {
+  Bytes raw = encode_tree(tree);
+  Id id = hash(raw);
+  save_blob(BlobType::kTree, id, raw);
+  return id;
+}
+
+// ---- snapshots ----
+
+Id Repository::save_snapshot(const Snapshot& snapshot) {
+  Bytes sealed = encode_snapshot(keys_.encryption, snapshot);
+  Id id = crypto::sha256(sealed);
+  backend_->save({ObjectType::kSnapshot, id.hex()}, sealed);
+  return id;
+}
+
+Snapshot Repository::load_snapshot(const Id& id) const {
+  return decode_snapshot(keys_.encryption, backend_->load({ObjectType::kSnapshot, id.hex()}),
+                         id.hex());
+}
+
+std::vector<std::pair<Id, Snapshot>> Repository::list_snapshots() const {
+  std::vector<Id> ids;
+  backend_->list(ObjectType::kSnapshot, [&](std::string_view name, uint64_t) {
+    if (auto id = Id::from_hex(name)) ids.push_back(*id);
+  });
+  std::vector<std::optional<Snapshot>> loaded(ids.size());
+  ThreadPool pool(2);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    pool.submit([&, i] {
+      try {
+        loaded[i] = load_snapshot(ids[i]);
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kNotFound) throw;
+        warn("snapshot " + ids[i].hex() + " skipped: " + e.message());
+      }
+    });
+  }
+  pool.wait();
+  std::vector<std::pair<Id, Snapshot>> out;
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (loaded[i]) out.emplace_back(ids[i], std::move(*loaded[i]));
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second.time != b.second.time ? a.second.time < b.second.time : a.first < b.first;
+  });
+  return out;
+}
+
+std::pair<Id, Snapshot> Repository::find_snapshot(const std::string& ref,
+                                                  const std::string& account) const {
+  if (ref == "latest") {
+    auto all = list_snapshots();
+    for (auto it = all.rbegin(); it != all.rend(); ++it)
+      if (account.empty() || it->second.account == account) return *it;
+    throw Error(ErrorCode::kNotFound,
+                "no snapshot" + (account.empty() ? "" : " of account '" + account + "'") + " in " +
+                    backend_->location());
+  }
+  if (ref.size() < 4 || ref.size() > 64 || ref.find_first_not_of("0123456789abcdef") != std::string::npos)
+    throw Error(ErrorCode::kInvalidArgument,
+                "'" + ref + "' is not a snapshot id (use 4-64 hex digits or 'latest')");
+  std::vector<Id> matches;
+  backend_->list(ObjectType::kSnapshot, [&](std::string_view name, uint64_t) {
+    if (name.substr(0, ref.size()) == ref)
+      if (auto id = Id::from_hex(name)) matches.push_back(*id);
+  });
+  if (matches.empty())
+    throw Error(ErrorCode::kNotFound, "no snapshot " + ref + " in " + backend_->location() +
+                                          "; 'lifeboat snapshots' lists them");
+  if (matches.size() > 1)
+    throw Error(ErrorCode::kInvalidArgument,
+                "snapshot prefix " + ref + " is ambiguous; give more digits");
+  return {matches[0], load_snapshot(matches[0])};
+}
+
+// ---- keys ----
+
+std::vector<KeyFileInfo> Repository::list_keys() const {
+  std::vector<KeyFileInfo> out;
+  std::vector<std::string> names;
+  backend_->list(ObjectType::kKey, [&](std::string_view name, uint64_t) { names.emplace_back(name); });
+  for (const auto& name : names) {
+    try {
+      out.push_back(parse_key_file_info(backend_->load({ObjectType::kKey, name}), name));
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kCorrupt) throw;
+      warn("key file keys/" + name + " is damaged: " + e.message());
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const KeyFileInfo& a, const KeyFileInfo& b) { return a.created < b.created; });
+  return out;
+}
+
+std::string Repository::add_key(std::string_view password, const crypto::KdfParams& kdf,
+                                const KeyFileInfo& info) {
+  return save_key_file(*backend_, make_key_file(keys_, password, kdf, info));
+}
+
+void Repository::remove_key(const std::string& name) {
+  if (name == key_name_)
+    throw Error(ErrorCode::kInvalidArgument,
+                "key " + name + " is the one in use; open the repository with another key to remove it");
+  if (!backend_->size({ObjectType::kKey, name}))
+    throw Error(ErrorCode::kNotFound, "no key " + name + " in " + backend_->location());
+  backend_->remove({ObjectType::kKey, name});
+}
+
+}  // namespace lifeboat::repo

@@ -1,0 +1,166 @@
+// A repository: backend + keys + config + index, and the blob store that ties
+// them together. Everything above this layer stores and loads blobs and
+// snapshots through here and never sees pack or object layout.
+//
+// Thread safety: save_blob, load_blob, hash and the snapshot calls may be used
+// from many threads at once. flush() must not race with save_blob calls of the
+// same logical batch (call it once producers are done).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "backend/backend.h"
+#include "base/bounded_queue.h"
+#include "chunk/chunker.h"
+#include "crypto/kdf.h"
+#include "crypto/mac.h"
+#include "repo/config.h"
+#include "repo/index.h"
+#include "repo/keys.h"
+#include "repo/pack.h"
+#include "repo/snapshot.h"
+#include "repo/tree.h"
+
+namespace lifeboat::repo {
+
+struct RepositoryOptions {
+  size_t packers = 2;          // packs under construction at once (one per busy worker)
+  size_t upload_threads = 2;   // packs written to the backend at once
+  size_t upload_queue = 2;     // finished packs waiting for an upload slot
+  // Warnings (damaged index segment skipped, ...). Never prints by itself.
+  std::function<void(const std::string&)> warn;
+};
+
+struct BlobStoreStats {
+  uint64_t blobs_added = 0;
+  uint64_t bytes_added = 0;   // plaintext bytes of new blobs
+  uint64_t bytes_stored = 0;  // pack bytes written
+  uint64_t packs_written = 0;
+};
+
+class Repository {
+ public:
+  // Creates a repository: config and a first key file. Throws
+  // kAlreadyExists if `backend` already holds one.
+  static void init(backend::Backend& backend, std::string_view password,
+                   const crypto::KdfParams& kdf, const KeyFileInfo& key_info,
+                   Config config = Config::make_new());
+
+  // Opens with the first key file that accepts `password`. Throws
+  // kNotARepository, kWrongPassword or kCorrupt with a message naming the
+  // location. Does not load the index (see load_index).
+  static std::unique_ptr<Repository> open(std::shared_ptr<backend::Backend> backend,
+                                          std::string_view password,
+                                          RepositoryOptions options = {});
+  ~Repository();
+  Repository(const Repository&) = delete;
+  Repository& operator=(const Repository&) = delete;
+
+  backend::Backend& backend() { return *backend_; }
+  std::string location() const { return backend_->location(); }
+  const Config& config() const { return config_; }
+  const MasterKeys& keys() const { return keys_; }
+  const crypto::IdHasher& hasher() const { return *hasher_; }
+  const chunk::GearTable& gear() const { return *gear_; }
+  const std::string& key_name() const { return key_name_; }
+  Index& index() { return index_; }
+  const Index& index() const { return index_; }
+  void warn(const std::string& message) const;
+
+  // Reads every index segment into memory (in parallel). A segment that
+  // cannot be read is skipped with a warning; returns the names skipped.
+  std::vector<std::string> load_index();
+
+  // ---- blob store ----
+  Id hash(ByteView plaintext) const { return hasher_->mac(plaintext); }
+
+  // Stores the blob unless the repository already has it (or another thread
+  // is storing it right now). Returns true if this call stored it. The blob
+  // is durable and indexed only after flush().
+  bool save_blob(BlobType type, const Id& id, ByteView plaintext);
+
+  // Writes every open pack, waits for all uploads, and writes one index
+  // segment listing them. Packs are durable before the segment (law 2).
+  void flush();
+
+  // Loads and verifies one blob. Throws kNotFound if the index does not know
+  // it, kCorrupt if it fails verification.
+  Bytes load_blob(BlobType type, const Id& id) const;
+  Tree load_tree(const Id& id) const;
+  // Stores a tree blob (deduplicated like any blob) and returns its id.
+  Id save_tree(const Tree& tree);
+
+  BlobStoreStats stats() const;
+
+  // ---- snapshots ----
+  Id save_snapshot(const Snapshot& snapshot);
+  Snapshot load_snapshot(const Id& id) const;
+  // All readable snapshots, oldest first. Unreadable ones are warned about
+  // and skipped.
+  std::vector<std::pair<Id, Snapshot>> list_snapshots() const;
+  // Resolves a full id or a unique prefix (at least 4 hex digits) or
+  // "latest" (newest, optionally of one account). Throws kNotFound /
+  // kInvalidArgument naming what was asked for.
+  std::pair<Id, Snapshot> find_snapshot(const std::string& ref,
+                                        const std::string& account = "") const;
+
+  // ---- keys ----
+  std::vector<KeyFileInfo> list_keys() const;
+  std::string add_key(std::string_view password, const crypto::KdfParams& kdf,
+                      const KeyFileInfo& info);
+  void remove_key(const std::string& name);
+
+ private:
+  Repository(std::shared_ptr<backend::Backend> backend, MasterKeys keys, Config config,
+             std::string key_name, RepositoryOptions options);
+
+  struct FinishedPack {
+    PackWriter::Finished pack;
+  };
+  PackWriter* acquire_packer();
+  void release_packer(PackWriter* packer, bool full);
+  void upload_loop();
+  void rethrow_upload_error();
+  void write_index_segment(std::vector<PackInfo> packs);
+
+  std::shared_ptr<backend::Backend> backend_;
+  MasterKeys keys_;
+  Config config_;
+  std::string key_name_;
+  RepositoryOptions options_;
+  std::unique_ptr<crypto::IdHasher> hasher_;
+  std::unique_ptr<chunk::GearTable> gear_;
+  Index index_;
+
+  // Blobs being saved but not yet uploaded and indexed.
+  std::mutex inflight_mu_;
+  std::unordered_set<Id, IdHash> inflight_;
+
+  // Packers: idle ones wait in `idle_packers_`.
+  std::mutex packer_mu_;
+  std::condition_variable packer_cv_;
+  std::vector<std::unique_ptr<PackWriter>> packers_;
+  std::vector<PackWriter*> idle_packers_;
+
+  // Upload stage.
+  BoundedQueue<PackWriter::Finished> upload_queue_;
+  std::vector<std::thread> uploaders_;
+  std::mutex upload_mu_;
+  std::condition_variable upload_cv_;
+  size_t uploads_pending_ = 0;  // queued or being written
+  std::exception_ptr upload_error_;
+  std::vector<PackInfo> unindexed_packs_;  // durable packs not yet in a segment
+  BlobStoreStats stats_;
+};
+
+}  // namespace lifeboat::repo
