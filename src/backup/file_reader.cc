@@ -75,7 +75,7 @@ void FileReader::read_once(int fd, const struct stat& st, FileReadResult& out,
     uint64_t pos = 0;
     for (const auto& e : extents) {
       if (e.offset > pos) out.content.push_back({Id{}, e.offset - pos});
-      read_range(fd, e.offset, e.length, large, out, bytes_counter, path);
+      read_range(fd, e.offset, e.length, e.length, large, out, bytes_counter, path);
       pos = e.offset + e.length;
     }
     if (pos < size) out.content.push_back({Id{}, size - pos});
@@ -83,15 +83,19 @@ void FileReader::read_once(int fd, const struct stat& st, FileReadResult& out,
     return;
   }
   // Read to EOF rather than to st_size, so growth during the read is seen.
-  read_range(fd, 0, UINT64_MAX, large, out, bytes_counter, path);
+  read_range(fd, 0, UINT64_MAX, size, large, out, bytes_counter, path);
 }
 
-void FileReader::read_range(int fd, uint64_t offset, uint64_t length, bool large,
+void FileReader::read_range(int fd, uint64_t offset, uint64_t length, uint64_t size_hint, bool large,
                             FileReadResult& out, std::atomic<uint64_t>* bytes_counter,
                             const std::string& path) {
   const size_t max_chunk = chunker_.params().max_size;
   Bytes& buf = thread_buffer();
-  if (buf.size() < 2 * max_chunk) buf.resize(2 * max_chunk);
+  // Small files need a small buffer; it grows (up to two max-size chunks)
+  // only for files that need it, and stays allocated for the thread.
+  const size_t initial = static_cast<size_t>(
+      std::min<uint64_t>(2ull * max_chunk, std::max<uint64_t>(size_hint + 1, 64u << 10)));
+  if (buf.size() < initial) buf.resize(initial);
 
   size_t start = 0, end = 0;  // unconsumed bytes are buf[start, end)
   uint64_t pos = offset, remaining = length;
@@ -99,10 +103,14 @@ void FileReader::read_range(int fd, uint64_t offset, uint64_t length, bool large
   for (;;) {
     // Fill until a whole max-size chunk is available (or the range ends).
     while (!eof && end - start < max_chunk) {
-      if (buf.size() - end < max_chunk) {  // compact: rarely, about once per max_chunk consumed
-        std::memmove(buf.data(), buf.data() + start, end - start);
-        end -= start;
-        start = 0;
+      if (end == buf.size()) {
+        if (start > 0) {  // compact: moves < max_chunk bytes per >= max_chunk consumed
+          std::memmove(buf.data(), buf.data() + start, end - start);
+          end -= start;
+          start = 0;
+        } else {
+          buf.resize(std::min<size_t>(2 * max_chunk, buf.size() * 2));
+        }
       }
       size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size() - end, remaining));
       if (want == 0) {

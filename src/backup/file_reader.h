@@ -48,7 +48,7 @@ class FileReader {
  private:
   void read_once(int fd, const struct stat& st, FileReadResult& out,
                  std::atomic<uint64_t>* bytes_counter, const std::string& path);
-  void read_range(int fd, uint64_t offset, uint64_t length, bool large, FileReadResult& out,
+  void read_range(int fd, uint64_t offset, uint64_t length, uint64_t size_hint, bool large, FileReadResult& out,
                   std::atomic<uint64_t>* bytes_counter, const std::string& path);
   void emit_chunk(ByteView chunk, bool large_file, FileReadResult& out);
 
