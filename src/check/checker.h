@@ -58,7 +58,8 @@ struct Problem {
   // What it affects: snapshot ids (full hex) and, where known, paths inside
   // them ("<snapshot short id>:<path>"). Paths start at the snapshot root
   // "/" ("/public_html/index.php"); a path ending in '/' is a directory whose
-  // tree is lost, with everything below it. Both lists are sorted.
+  // tree blob the problem concerns (if the tree is lost, so is everything
+  // below it). Both lists are sorted.
   std::vector<std::string> snapshots;
   std::vector<std::string> files;
   // Blob ids (hex) inside `object` that fail verification (read-data), or

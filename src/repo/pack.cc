@@ -134,6 +134,9 @@ PackFooter parse_pack_footer(ByteView tail, const Id& pack_id) {
 std::vector<PackEntry> parse_pack_trailer(const crypto::Key32& encryption_key,
                                           const PackFooter& footer, ByteView trailer,
                                           uint64_t pack_size, const Id& pack_id) {
+  if (uint64_t{footer.trailer_length} + kPackFooterSize + kPackHeaderSize > pack_size ||
+      trailer.size() != footer.trailer_length)
+    throw damaged_pack(pack_id, "trailer length out of range");
   crypto::Aead aead(pack_subkey(encryption_key, footer.salt));
   Bytes plain;
   if (!aead.open(crypto::counter_nonce(kTrailerCounter), trailer, as_bytes(kTrailerAad), plain))

@@ -177,6 +177,8 @@ bool Repository::save_blob(BlobType type, const Id& id, ByteView plaintext) {
     packer->add(type, id, c, static_cast<uint32_t>(plaintext.size()), stored);
   } catch (...) {
     release_packer(packer, false);
+    std::lock_guard lock(inflight_mu_);
+    inflight_.erase(id);
     throw;
   }
   release_packer(packer, packer->size() >= config_.pack_size);
@@ -191,6 +193,10 @@ void Repository::upload_loop() {
       backend_->save({ObjectType::kData, finished->id.hex()}, finished->bytes);
       index_.add_pack(info);
     } catch (...) {
+      {
+        std::lock_guard lock(inflight_mu_);
+        for (const auto& e : info.entries) inflight_.erase(e.id);
+      }
       std::lock_guard lock(upload_mu_);
       if (!upload_error_) upload_error_ = std::current_exception();
       --uploads_pending_;
@@ -254,7 +260,7 @@ void Repository::flush() {
 }
 
 BlobStoreStats Repository::stats() const {
-  std::lock_guard lock(const_cast<std::mutex&>(upload_mu_));
+  std::lock_guard lock(upload_mu_);
   return stats_;
 }
 

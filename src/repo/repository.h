@@ -155,7 +155,7 @@ class Repository {
   // Upload stage.
   BoundedQueue<PackWriter::Finished> upload_queue_;
   std::vector<std::thread> uploaders_;
-  std::mutex upload_mu_;
+  mutable std::mutex upload_mu_;
   std::condition_variable upload_cv_;
   size_t uploads_pending_ = 0;  // queued or being written
   std::exception_ptr upload_error_;

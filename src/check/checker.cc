@@ -1,0 +1,157 @@
+#include "check/checker.h"
+
+#include <algorithm>
+
+#include "base/error.h"
+#include "check/check_internal.h"
+#include "crypto/aead.h"
+
+namespace lifeboat::check {
+
+namespace detail {
+
+using backend::ObjectType;
+
+Checker::Checker(repo::Repository& repo, const CheckOptions& options)
+    : repo_(repo), backend_(repo.backend()), options_(options) {}
+
+CheckReport Checker::run() {
+  if (options_.subset_m == 0 ? options_.subset_n != 0
+                             : options_.subset_n < 1 || options_.subset_n > options_.subset_m ||
+                                   options_.subset_m > 256)
+    throw Error(ErrorCode::kInvalidArgument,
+                "read-data subset " + std::to_string(options_.subset_n) + "/" +
+                    std::to_string(options_.subset_m) +
+                    " is not valid; use n/m with 1 <= n <= m <= 256");
+
+  check_config();
+  check_keys();
+  // Snapshots, then index, then packs (law 2: what is listed later is at
+  // least as complete as what the earlier listings need).
+  list_snapshot_names();
+  check_index_segments();
+  list_packs();
+  check_indexed_packs();
+  check_unreferenced_packs();
+  load_snapshots();
+  walk_trees();
+  if (options_.read_data) read_data();
+  if (!culprits_.empty()) attribute();
+  finish();
+  return std::move(report_);
+}
+
+size_t Checker::add_problem(Problem p) {
+  std::lock_guard lock(mu_);
+  report_.problems.push_back(std::move(p));
+  return report_.problems.size() - 1;
+}
+
+void Checker::add_warning(std::string w) {
+  std::lock_guard lock(mu_);
+  report_.warnings.push_back(std::move(w));
+}
+
+void Checker::blame_pack_entries(const Id& pack, const std::vector<repo::PackEntry>& entries,
+                                 size_t p,
+                                 const std::function<bool(const repo::PackEntry&)>& lost) {
+  std::vector<Id> blamed;
+  for (const auto& e : entries) {
+    if (!lost(e)) continue;
+    auto where = locate(e.id);
+    if (where && where->loc.pack == pack) blamed.push_back(e.id);
+  }
+  std::lock_guard lock(mu_);
+  for (const Id& id : blamed) blame_locked(id, p);
+}
+
+std::optional<Located> Checker::locate(const Id& blob) const {
+  if (auto loc = repo_.index().find(blob)) return Located{*loc, false};
+  if (auto loc = unreferenced_index_.find(blob)) return Located{*loc, true};
+  return std::nullopt;
+}
+
+repo::Tree Checker::load_tree(const Id& id, const repo::BlobLocation& loc) const {
+  Bytes stored = backend_.load({ObjectType::kData, loc.pack.hex()}, loc.entry.offset,
+                               loc.entry.stored_length);
+  crypto::Aead aead(repo::pack_subkey(repo_.keys().encryption, loc.salt));
+  Bytes raw, scratch;
+  repo::decode_blob(aead, repo_.hasher(), loc.entry, stored, loc.pack, raw, scratch);
+  try {
+    return repo::decode_tree(raw);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kCorrupt, "tree " + id.hex() + " does not decode: " + e.message());
+  }
+}
+
+PackTail Checker::read_tail(const Id& pack, uint64_t size, ByteView tail, uint64_t guess) const {
+  const backend::Handle h{ObjectType::kData, pack.hex()};
+  Bytes loaded;
+  if (tail.empty()) {
+    uint64_t n = std::min<uint64_t>(size, std::max<uint64_t>(guess, repo::kPackFooterSize));
+    loaded = backend_.load(h, size - n, n);
+    tail = loaded;
+  }
+  PackTail out;
+  out.footer = repo::parse_pack_footer(tail, pack);
+  const uint64_t need = uint64_t{out.footer.trailer_length} + repo::kPackFooterSize;
+  if (need + repo::kPackHeaderSize > size)
+    throw Error(ErrorCode::kCorrupt, "pack " + pack.hex() + " is damaged: its footer gives a trailer of " +
+                                         std::to_string(out.footer.trailer_length) +
+                                         " bytes, more than the pack holds");
+  Bytes trailer_bytes;
+  ByteView trailer;
+  if (need <= tail.size()) {
+    trailer = tail.subspan(tail.size() - need, out.footer.trailer_length);
+  } else {
+    trailer_bytes = backend_.load(h, size - need, out.footer.trailer_length);
+    trailer = trailer_bytes;
+  }
+  out.entries = repo::parse_pack_trailer(repo_.keys().encryption, out.footer, trailer, size, pack);
+  std::sort(out.entries.begin(), out.entries.end(),
+            [](const repo::PackEntry& a, const repo::PackEntry& b) { return a.offset < b.offset; });
+  return out;
+}
+
+namespace {
+int kind_rank(const std::string& kind) {
+  static const char* const kOrder[] = {"config", "key", "index", "pack", "snapshot", "tree", "blob"};
+  for (int i = 0; i < 7; ++i)
+    if (kind == kOrder[i]) return i;
+  return 7;
+}
+
+void sort_unique(std::vector<std::string>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+}  // namespace
+
+void Checker::finish() {
+  report_.packs = listings_.size();
+  for (auto& p : report_.problems) {
+    sort_unique(p.snapshots);
+    sort_unique(p.files);
+    sort_unique(p.blobs);
+  }
+  std::stable_sort(report_.problems.begin(), report_.problems.end(),
+                   [](const Problem& a, const Problem& b) {
+                     int ra = kind_rank(a.kind), rb = kind_rank(b.kind);
+                     if (ra != rb) return ra < rb;
+                     if (a.object != b.object) return a.object < b.object;
+                     return a.message < b.message;
+                   });
+  sort_unique(report_.warnings);
+}
+
+std::string join_path(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+}  // namespace detail
+
+CheckReport run_check(repo::Repository& repo, const CheckOptions& options) {
+  return detail::Checker(repo, options).run();
+}
+
+}  // namespace lifeboat::check
