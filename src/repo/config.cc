@@ -46,6 +46,9 @@ Config decode_config(const crypto::Key32& encryption_key, ByteView sealed) {
     c.chunker.max_size = ch.at("max_size").get<uint32_t>();
     c.pack_size = j.at("pack_size").get<uint32_t>();
     c.compression_level = j.at("compression").at("level").get<int>();
+    // Offsets and lengths in packs are 32-bit, raw blob lengths 30-bit.
+    if (c.chunker.max_size > (64u << 20) || c.pack_size > (1u << 30) || c.pack_size < (64u << 10))
+      throw Error(ErrorCode::kCorrupt, "repository config has out-of-range sizes");
     return c;
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::kCorrupt, std::string("repository config is damaged (") + e.what() + ")");

@@ -17,32 +17,60 @@ constexpr uint32_t kRawMask = kZstdBit - 1;
 constexpr size_t kOverlayLimit = 1u << 16;
 }  // namespace
 
+uint32_t Index::pack_ordinal_locked(const PackInfo& pack) {
+  auto it = pack_pos_.find(pack.id);
+  if (it != pack_pos_.end()) return it->second;
+  uint32_t ordinal = static_cast<uint32_t>(packs_.size());
+  packs_.push_back(pack.id);
+  salts_.push_back(pack.salt);
+  pack_pos_.emplace(pack.id, ordinal);
+  return ordinal;
+}
+
+Index::Entry Index::make_entry(const PackEntry& pe, uint32_t ordinal) {
+  if (pe.raw_length > kRawMask)
+    throw Error(ErrorCode::kCorrupt, "blob " + pe.id.hex() + " is larger than 1 GiB");
+  return Entry{pe.id, ordinal, pe.offset, pe.stored_length,
+               pe.raw_length | (pe.compression == Compression::kZstd ? kZstdBit : 0) |
+                   (pe.type == BlobType::kTree ? kTreeBit : 0)};
+}
+
 void Index::add_pack(const PackInfo& pack) {
   std::unique_lock lock(mu_);
-  uint32_t ordinal;
-  auto it = pack_pos_.find(pack.id);
-  if (it != pack_pos_.end()) {
-    ordinal = it->second;
-  } else {
-    ordinal = static_cast<uint32_t>(packs_.size());
-    packs_.push_back(pack.id);
-    salts_.push_back(pack.salt);
-    pack_pos_.emplace(pack.id, ordinal);
-  }
+  uint32_t ordinal = pack_ordinal_locked(pack);
   for (const auto& pe : pack.entries) {
     if (find_locked(pe.id)) continue;
-    if (pe.raw_length > kRawMask)
-      throw Error(ErrorCode::kCorrupt, "blob " + pe.id.hex() + " is larger than 1 GiB");
-    Entry e{pe.id, ordinal, pe.offset, pe.stored_length,
-            pe.raw_length | (pe.compression == Compression::kZstd ? kZstdBit : 0) |
-                (pe.type == BlobType::kTree ? kTreeBit : 0)};
+    Entry e = make_entry(pe, ordinal);
     overlay_pos_.emplace(e.id, static_cast<uint32_t>(overlay_.size()));
     overlay_.push_back(e);
   }
   if (overlay_.size() >= kOverlayLimit) merge_overlay_locked();
 }
 
+void Index::add_packs(const std::vector<PackInfo>& packs) {
+  std::unique_lock lock(mu_);
+  merge_overlay_locked();
+  size_t total = table_.size();
+  for (const auto& p : packs) total += p.entries.size();
+  const size_t old_size = table_.size();
+  table_.reserve(total);
+  for (const auto& p : packs) {
+    uint32_t ordinal = pack_ordinal_locked(p);
+    for (const auto& pe : p.entries) table_.push_back(make_entry(pe, ordinal));
+  }
+  // Existing entries come first and stable_sort keeps that order among equal
+  // ids, so a blob already known keeps its first location.
+  std::stable_sort(table_.begin() + static_cast<ptrdiff_t>(old_size), table_.end(),
+                   [](const Entry& a, const Entry& b) { return a.id < b.id; });
+  std::inplace_merge(table_.begin(), table_.begin() + static_cast<ptrdiff_t>(old_size), table_.end(),
+                     [](const Entry& a, const Entry& b) { return a.id < b.id; });
+  auto last = std::unique(table_.begin(), table_.end(),
+                          [](const Entry& a, const Entry& b) { return a.id == b.id; });
+  table_.erase(last, table_.end());
+}
+
 void Index::merge_overlay_locked() {
+  if (overlay_.empty()) return;
   std::sort(overlay_.begin(), overlay_.end(), [](const Entry& a, const Entry& b) { return a.id < b.id; });
   std::vector<Entry> merged;
   merged.reserve(table_.size() + overlay_.size());

@@ -43,6 +43,9 @@ class Index {
 
   // Adds every blob of the pack (a blob already known keeps its first location).
   void add_pack(const PackInfo& pack);
+  // Adds many packs at once (loading the index): one sort instead of
+  // repeated merges, so loading n blobs costs O(n log n).
+  void add_packs(const std::vector<PackInfo>& packs);
 
   std::optional<BlobLocation> find(const Id& blob) const;
   bool contains(const Id& blob) const;
@@ -71,6 +74,8 @@ class Index {
 
   const Entry* find_locked(const Id& blob) const;
   void merge_overlay_locked();
+  uint32_t pack_ordinal_locked(const PackInfo& pack);
+  static Entry make_entry(const PackEntry& pe, uint32_t ordinal);
   BlobLocation location_of(const Entry& e) const;
 
   mutable std::shared_mutex mu_;

@@ -115,14 +115,18 @@ std::vector<std::string> Repository::load_index() {
     names.emplace_back(name);
   });
   std::vector<std::string> skipped;
+  std::vector<PackInfo> all;
   std::mutex mu;
-  ThreadPool pool(2);
+  ThreadPool pool(ThreadPool::default_threads());
   for (const auto& name : names) {
     pool.submit([&, name] {
       try {
-        auto packs = decode_index_segment(keys_.encryption,
-                                          backend_->load({ObjectType::kIndex, name}), name);
-        for (const auto& p : packs) index_.add_pack(p);
+        Bytes sealed = backend_->load({ObjectType::kIndex, name});
+        if (crypto::sha256(sealed).hex() != name)
+          throw Error(ErrorCode::kCorrupt, "index segment " + name + " does not match its name");
+        auto packs = decode_index_segment(keys_.encryption, sealed, name);
+        std::lock_guard lock(mu);
+        for (auto& p : packs) all.push_back(std::move(p));
       } catch (const Error& e) {
         if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kNotFound) throw;
         std::lock_guard lock(mu);
@@ -132,6 +136,7 @@ std::vector<std::string> Repository::load_index() {
     });
   }
   pool.wait();
+  index_.add_packs(all);
   return skipped;
 }
 
@@ -306,8 +311,12 @@ Id Repository::save_snapshot(const Snapshot& snapshot) {
 }
 
 Snapshot Repository::load_snapshot(const Id& id) const {
-  return decode_snapshot(keys_.encryption, backend_->load({ObjectType::kSnapshot, id.hex()}),
-                         id.hex());
+  Bytes sealed = backend_->load({ObjectType::kSnapshot, id.hex()});
+  // The name is the hash of the content: a snapshot swapped for another
+  // valid one under a different name is caught here.
+  if (crypto::sha256(sealed) != id)
+    throw Error(ErrorCode::kCorrupt, "snapshot " + id.hex() + " does not match its name");
+  return decode_snapshot(keys_.encryption, sealed, id.hex());
 }
 
 std::vector<std::pair<Id, Snapshot>> Repository::list_snapshots() const {
@@ -316,7 +325,7 @@ std::vector<std::pair<Id, Snapshot>> Repository::list_snapshots() const {
     if (auto id = Id::from_hex(name)) ids.push_back(*id);
   });
   std::vector<std::optional<Snapshot>> loaded(ids.size());
-  ThreadPool pool(2);
+  ThreadPool pool(ThreadPool::default_threads());
   for (size_t i = 0; i < ids.size(); ++i) {
     pool.submit([&, i] {
       try {

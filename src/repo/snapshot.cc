@@ -12,14 +12,30 @@ namespace {
 
 // Paths and error paths are byte strings; JSON wants UTF-8, so anything else
 // is stored hex-encoded under a "hex:" prefix.
+// Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF),
+// exactly what the JSON writer accepts.
 bool valid_utf8(const std::string& s) {
   size_t i = 0;
   while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+    if (c < 0x80) n = 1;
+    else if (c >= 0xc2 && c <= 0xdf) n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 3;
+      if (c == 0xe0) lo = 0xa0;
+      if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 4;
+      if (c == 0xf0) lo = 0x90;
+      if (c == 0xf4) hi = 0x8f;
+    } else return false;
+    if (i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      auto b = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xbf)) return false;
+    }
     i += n;
   }
   return true;
@@ -40,14 +56,16 @@ std::string decode_bytes(const std::string& s) {
 std::string snapshot_to_json(const Snapshot& s) {
   nlohmann::ordered_json j;
   j["time"] = format_rfc3339(s.time);
-  j["node"] = s.node;
-  j["account"] = s.account;
-  j["hostname"] = s.hostname;
-  j["username"] = s.username;
+  j["node"] = encode_bytes(s.node);
+  j["account"] = encode_bytes(s.account);
+  j["hostname"] = encode_bytes(s.hostname);
+  j["username"] = encode_bytes(s.username);
   auto paths = nlohmann::json::array();
   for (const auto& p : s.paths) paths.push_back(encode_bytes(p));
   j["paths"] = paths;
-  j["tags"] = s.tags;
+  auto tags = nlohmann::json::array();
+  for (const auto& t : s.tags) tags.push_back(encode_bytes(t));
+  j["tags"] = tags;
   j["tree"] = s.tree.hex();
   if (s.parent) j["parent"] = s.parent->hex();
   j["partial"] = s.partial;
@@ -77,16 +95,20 @@ Snapshot snapshot_from_json(std::string_view text, const std::string& what) {
     auto j = nlohmann::json::parse(text);
     Snapshot s;
     s.time = parse_rfc3339(j.at("time").get<std::string>());
-    s.node = j.value("node", "");
-    s.account = j.value("account", "");
-    s.hostname = j.value("hostname", "");
-    s.username = j.value("username", "");
+    s.node = decode_bytes(j.value("node", ""));
+    s.account = decode_bytes(j.value("account", ""));
+    s.hostname = decode_bytes(j.value("hostname", ""));
+    s.username = decode_bytes(j.value("username", ""));
     for (const auto& p : j.at("paths")) s.paths.push_back(decode_bytes(p.get<std::string>()));
-    s.tags = j.value("tags", std::vector<std::string>{});
+    for (const auto& t : j.value("tags", nlohmann::json::array()))
+      s.tags.push_back(decode_bytes(t.get<std::string>()));
     auto tree = Id::from_hex(j.at("tree").get<std::string>());
     if (!tree) throw Error(ErrorCode::kCorrupt, what + " has a bad tree id");
     s.tree = *tree;
-    if (j.contains("parent")) s.parent = Id::from_hex(j["parent"].get<std::string>());
+    if (j.contains("parent")) {
+      s.parent = Id::from_hex(j["parent"].get<std::string>());
+      if (!s.parent) throw Error(ErrorCode::kCorrupt, what + " has a bad parent id");
+    }
     s.partial = j.value("partial", false);
     for (const auto& p : j.value("error_paths", nlohmann::json::array()))
       s.error_paths.push_back(decode_bytes(p.get<std::string>()));
@@ -111,6 +133,8 @@ Snapshot snapshot_from_json(std::string_view text, const std::string& what) {
     return s;
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::kCorrupt, what + " is damaged (" + e.what() + ")");
+  } catch (const Error& e) {  // bad times, bad hex: the object is damaged
+    throw Error(ErrorCode::kCorrupt, what + " is damaged (" + e.message() + ")");
   }
 }
 

@@ -245,3 +245,48 @@ TEST(Index, CostsFortyEightBytesPerBlobAndMergesOverlay) {
 
 }  // namespace
 }  // namespace lifeboat::repo
+
+namespace lifeboat::repo {
+namespace {
+
+TEST(Index, BulkLoadKeepsFirstLocationAndFindsEverything) {
+  Index idx;
+  PackInfo a, b;
+  a.id.bytes[0] = 1;
+  b.id.bytes[0] = 2;
+  for (uint32_t i = 0; i < 200000; ++i) {
+    PackEntry e;
+    put_u32le(e.id.bytes.data(), i * 2654435761u);
+    put_u32le(e.id.bytes.data() + 4, i);
+    e.offset = i;
+    e.stored_length = 20;
+    e.raw_length = 1;
+    (i % 2 ? a : b).entries.push_back(e);
+  }
+  PackEntry dup = a.entries[10];  // the same blob also in pack b
+  dup.offset = 999999;
+  b.entries.push_back(dup);
+  idx.add_pack(a);  // known before the bulk load: must keep its location
+  idx.add_packs({b});
+  EXPECT_EQ(idx.blob_count(), 200000u);
+  EXPECT_EQ(idx.find(dup.id)->pack, a.id);
+  for (size_t i = 0; i < b.entries.size() - 1; i += 1013) EXPECT_EQ(idx.find(b.entries[i].id)->pack, b.id);
+}
+
+TEST(Snapshot, NonUtf8StringFieldsRoundTrip) {
+  Snapshot s;
+  s.time = 5;
+  s.hostname = "host\xff";
+  s.account = "\xc0\x80overlong";
+  s.tags = {"t\xed\xa0\x80"};  // a surrogate
+  s.paths = {"/home/\xe9t\xe9"};
+  Snapshot back = snapshot_from_json(snapshot_to_json(s), "t");
+  EXPECT_EQ(back.hostname, s.hostname);
+  EXPECT_EQ(back.account, s.account);
+  EXPECT_EQ(back.tags, s.tags);
+  EXPECT_EQ(back.paths, s.paths);
+  EXPECT_THROW(snapshot_from_json(R"({"time":"garbage","paths":[],"tree":"00"})", "t"), Error);
+}
+
+}  // namespace
+}  // namespace lifeboat::repo
