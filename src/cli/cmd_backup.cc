@@ -1,0 +1,165 @@
+// lifeboat backup: one snapshot of one directory tree of one account.
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "backup/archiver.h"
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/progress.h"
+
+namespace lifeboat::cli {
+
+namespace {
+
+struct Flags {
+  std::string path;
+  std::string account;
+  std::string node;
+  std::vector<std::string> tags;
+  std::vector<std::string> excludes;
+  bool force = false;
+};
+
+// The absolute, symlink-free path of the directory to back up, so that the
+// parent lookup finds the same path whatever the working directory was.
+std::string source_directory(const std::string& path) {
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf) == nullptr) throw_errno("backup path " + path);
+  struct stat st;
+  if (::stat(buf, &st) != 0) throw_errno("backup path " + path);
+  if (!S_ISDIR(st.st_mode))
+    throw Error(ErrorCode::kInvalidArgument,
+                "backup path " + path + " is not a directory; back up the directory that holds it");
+  return buf;
+}
+
+// The newest snapshot of the same account, node and path, if any.
+std::optional<std::pair<Id, repo::Snapshot>> find_parent(const repo::Repository& repo,
+                                                         const Flags& f, const std::string& root) {
+  auto all = repo.list_snapshots();  // oldest first
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    const repo::Snapshot& s = it->second;
+    if (s.account == f.account && s.node == f.node && s.paths.size() == 1 && s.paths[0] == root)
+      return *it;
+  }
+  return std::nullopt;
+}
+
+Json summary_json(const backup::BackupResult& r) {
+  const repo::Snapshot& s = r.snapshot;
+  const repo::SnapshotSummary& m = s.summary;
+  Json paths = Json::array();
+  for (const auto& p : s.paths) paths.push_back(json_bytes(p));
+  Json errors = Json::array();
+  for (const auto& p : s.error_paths) errors.push_back(json_bytes(p));
+  return Json{{"snapshot_id", r.snapshot_id.hex()},
+              {"short_id", r.snapshot_id.short_hex()},
+              {"parent", s.parent ? Json(s.parent->hex()) : Json(nullptr)},
+              {"partial", r.partial},
+              {"account", s.account},
+              {"node", s.node},
+              {"paths", paths},
+              {"tags", s.tags},
+              {"started", format_rfc3339(m.started)},
+              {"finished", format_rfc3339(m.finished)},
+              {"duration_seconds", seconds_between(m.started, m.finished)},
+              {"files_new", m.files_new},
+              {"files_changed", m.files_changed},
+              {"files_unmodified", m.files_unmodified},
+              {"dirs", m.dirs},
+              {"other_entries", m.other_entries},
+              {"bytes_total", m.bytes_total},
+              {"bytes_read", m.bytes_read},
+              {"blobs_added", m.blobs_added},
+              {"bytes_added", m.bytes_added},
+              {"bytes_stored", m.bytes_stored},
+              {"errors", m.errors},
+              {"error_paths", errors}};
+}
+
+void print_summary(const backup::BackupResult& r) {
+  const repo::Snapshot& s = r.snapshot;
+  const repo::SnapshotSummary& m = s.summary;
+  std::string text = fmt::format("snapshot {} saved (account {}, node {}{})\n",
+                                 r.snapshot_id.short_hex(), s.account, s.node,
+                                 s.parent ? ", parent " + s.parent->short_hex() : "");
+  text += fmt::format("files:    {} new, {} changed, {} unmodified; {} dirs, {} other\n",
+                      m.files_new, m.files_changed, m.files_unmodified, m.dirs, m.other_entries);
+  text += fmt::format("bytes:    {} in the snapshot, {} read, {} added, {} stored\n",
+                      format_bytes(m.bytes_total), format_bytes(m.bytes_read),
+                      format_bytes(m.bytes_added), format_bytes(m.bytes_stored));
+  text += fmt::format("duration: {}\n", format_seconds(seconds_between(m.started, m.finished)));
+  if (m.errors > 0)
+    text += fmt::format("errors:   {} could not be read completely (see the warnings "
+                        "above); the snapshot is partial\n",
+                        count_of(m.errors, "entry", "entries"));
+  print_out(text);
+}
+
+}  // namespace
+
+CommandRun setup_backup(CLI::App& app, const GlobalOptions& g) {
+  auto f = std::make_shared<Flags>();
+  auto* cmd = app.add_subcommand("backup", "save a snapshot of a directory");
+  cmd->add_option("path", f->path, "the directory to back up")->required();
+  cmd->add_option("--account", f->account, "the account the directory belongs to")->required();
+  cmd->add_option("--node", f->node, "the hosting node (default: this host's name)");
+  // One value per occurrence: `--tag a PATH` must not take PATH as a tag.
+  cmd->add_option("--tag", f->tags, "a tag for the snapshot (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--exclude", f->excludes,
+                  "skip paths matching GLOB, relative to PATH or a base name (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_flag("--force", f->force, "read every file, even those the parent proves unchanged");
+
+  return [f, &g]() -> int {
+    if (f->account.empty()) throw Error(ErrorCode::kInvalidArgument, "--account must not be empty");
+    if (f->node.empty()) f->node = local_hostname();
+    std::string root = source_directory(f->path);
+    auto repo = open_repository(g, true);
+
+    backup::BackupOptions options;
+    options.account = f->account;
+    options.node = f->node;
+    options.tags = f->tags;
+    options.excludes = f->excludes;
+    options.force_reread = f->force;
+    if (auto parent = find_parent(*repo, *f, root)) {
+      options.parent_id = parent->first;
+      options.parent = std::move(parent->second);
+      print_verbose(g, "using parent snapshot " + parent->first.short_hex() +
+                           (f->force ? " (--force: every file is read anyway)" : ""));
+    }
+    options.on_error = [](const std::string& path, const std::string& message) {
+      print_warning(printable(path) + ": " + message);
+    };
+    backup::BackupProgress progress;
+    options.progress = &progress;
+
+    auto started = std::chrono::steady_clock::now();
+    StatusLine status(progress_wanted(g),
+                      [&progress, started] { return render_backup_status(progress, started); });
+    backup::BackupResult result = backup::run_backup(*repo, root, options);
+    status.stop();
+
+    if (g.json)
+      print_json(summary_json(result));
+    else if (!g.quiet)
+      print_summary(result);
+    if (result.partial) {
+      print_error(fmt::format("snapshot {} is partial: {} could not be read completely",
+                              result.snapshot_id.short_hex(),
+                              count_of(result.snapshot.summary.errors, "entry", "entries")));
+      return kExitPartial;
+    }
+    return kExitOk;
+  };
+}
+
+}  // namespace lifeboat::cli

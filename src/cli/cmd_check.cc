@@ -1,0 +1,138 @@
+// lifeboat check: verify a repository and say what any damage affects.
+#include <atomic>
+#include <chrono>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "check/checker.h"
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/progress.h"
+
+namespace lifeboat::cli {
+
+namespace {
+
+// "n/m" with 1 <= n <= m.
+std::pair<uint32_t, uint32_t> parse_subset(const std::string& text) {
+  unsigned n = 0, m = 0;
+  char rest = 0;
+  if (std::sscanf(text.c_str(), "%u/%u%c", &n, &m, &rest) != 2 || n < 1 || m < 1 || n > m ||
+      m > 256)
+    throw Error(ErrorCode::kInvalidArgument,
+                "--read-data-subset '" + text + "' is not n/m with 1 <= n <= m <= 256");
+  return {n, m};
+}
+
+Json report_json(const check::CheckReport& r) {
+  Json problems = Json::array();
+  for (const auto& p : r.problems) {
+    Json files = Json::array();
+    for (const auto& f : p.files) files.push_back(json_bytes(f));
+    problems.push_back(Json{{"kind", p.kind},
+                            {"object", p.object},
+                            {"message", p.message},
+                            {"snapshots", p.snapshots},
+                            {"files", files},
+                            {"blobs", p.blobs}});
+  }
+  return Json{{"ok", r.ok()},
+              {"snapshots", r.snapshots},
+              {"trees", r.trees},
+              {"blobs", r.blobs},
+              {"packs", r.packs},
+              {"packs_read", r.packs_read},
+              {"bytes_read", r.bytes_read},
+              {"unreferenced_packs", r.unreferenced_packs},
+              {"problems", problems},
+              {"warnings", r.warnings}};
+}
+
+std::string join(const std::vector<std::string>& items, size_t limit) {
+  std::string out;
+  for (size_t i = 0; i < items.size() && i < limit; ++i)
+    out += (i ? ", " : "") + printable(items[i]);
+  if (items.size() > limit) out += fmt::format(", ... ({} in all)", items.size());
+  return out;
+}
+
+void print_report(const check::CheckReport& r, bool verbose) {
+  std::string text = fmt::format("checked {} snapshots, {} trees, {} blobs, {} packs", r.snapshots,
+                                 r.trees, r.blobs, r.packs);
+  if (r.packs_read > 0)
+    text += fmt::format(" ({} packs, {} read and verified)", r.packs_read,
+                        format_bytes(r.bytes_read));
+  text += "\n";
+  if (r.unreferenced_packs > 0)
+    text += fmt::format("{} packs are in no index (left by an interrupted backup; harmless, "
+                        "prune removes them)\n",
+                        r.unreferenced_packs);
+  size_t limit = verbose ? SIZE_MAX : 10;
+  for (const auto& p : r.problems) {
+    text += fmt::format("problem: {} {}: {}\n", p.kind, printable(p.object), one_line(p.message));
+    std::vector<std::string> short_ids;
+    for (const auto& s : p.snapshots) short_ids.push_back(s.substr(0, 8));
+    if (!p.snapshots.empty()) text += "  affects snapshots: " + join(short_ids, limit) + "\n";
+    if (!p.files.empty()) text += "  affects files: " + join(p.files, limit) + "\n";
+    if (!p.blobs.empty()) text += "  blobs: " + join(p.blobs, limit) + "\n";
+  }
+  if (r.ok()) text += "no problems found\n";
+  print_out(text);
+}
+
+}  // namespace
+
+CommandRun setup_check(CLI::App& app, const GlobalOptions& g) {
+  struct Flags {
+    bool read_data = false;
+    std::string subset;
+  };
+  auto f = std::make_shared<Flags>();
+  auto* cmd = app.add_subcommand("check", "verify the repository's structure (and data)");
+  auto* rd = cmd->add_flag("--read-data", f->read_data, "read and verify every pack");
+  cmd->add_option("--read-data-subset", f->subset,
+                  "read and verify the packs of share n of m (1 <= n <= m)")
+      ->excludes(rd);
+
+  return [f, &g]() -> int {
+    check::CheckOptions options;
+    options.read_data = f->read_data;
+    if (!f->subset.empty()) {
+      auto [n, m] = parse_subset(f->subset);
+      options.read_data = true;
+      options.subset_n = n;
+      options.subset_m = m;
+    }
+    auto repo = open_repository(g, true);
+
+    std::atomic<uint64_t> done{0}, total{0};
+    options.on_progress = [&](uint64_t d, uint64_t t) {
+      done = d;
+      total = t;
+    };
+    StatusLine status(progress_wanted(g), [&] {
+      return total.load() > 0 ? fmt::format("packs {}/{}", done.load(), total.load())
+                              : std::string("checking structure");
+    });
+    check::CheckReport report = check::run_check(*repo, options);
+    status.stop();
+
+    for (const auto& w : report.warnings) print_warning(w);
+    if (g.json)
+      print_json(report_json(report));
+    else if (!g.quiet || !report.ok())
+      print_report(report, g.verbose);
+    if (!report.ok()) {
+      print_error(fmt::format("repository {} is damaged: {}{}, each naming the "
+                              "object and the snapshots it affects",
+                              repo->location(),
+                              count_of(report.problems.size(), "problem", "problems"),
+                              g.json ? " (in the JSON report)" : " (listed above)"));
+      return kExitDamaged;
+    }
+    return kExitOk;
+  };
+}
+
+}  // namespace lifeboat::cli

@@ -1,0 +1,250 @@
+#include "restore/content.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "base/error.h"
+
+namespace lifeboat::restore {
+
+using backend::ObjectType;
+
+namespace {
+// BlobRef::length of a place plan() decided not to write.
+constexpr uint32_t kSkipped = UINT32_MAX;
+}  // namespace
+
+// std::counting_semaphore needs a compile-time maximum; this one does not.
+struct ContentRestorer::Semaphore {
+  explicit Semaphore(size_t n) : free(n) {}
+  void acquire() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return free > 0; });
+    --free;
+  }
+  void release() {
+    std::lock_guard lock(mu);
+    ++free;
+    cv.notify_one();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t free;
+};
+
+ContentRestorer::ContentRestorer(repo::Repository& repo, FileTable& files, Reporter& reporter,
+                                 ContentOptions options)
+    : repo_(repo), files_(files), reporter_(reporter), options_(options) {}
+
+void ContentRestorer::plan(std::vector<BlobRef> refs) {
+  refs_ = std::move(refs);
+  std::sort(refs_.begin(), refs_.end(), [](const BlobRef& a, const BlobRef& b) {
+    if (a.blob != b.blob) return a.blob < b.blob;
+    if (a.file != b.file) return a.file < b.file;
+    return a.offset < b.offset;
+  });
+
+  std::vector<uint32_t> parts(files_.size(), 0);
+  std::unordered_map<Id, uint32_t, IdHash> pack_index;
+  for (size_t i = 0; i < refs_.size();) {
+    size_t j = i;
+    while (j < refs_.size() && refs_[j].blob == refs_[i].blob) ++j;
+    const Id& blob = refs_[i].blob;
+    auto loc = repo_.index().find(blob);
+    if (!loc || loc->entry.type != repo::BlobType::kData) {
+      for (size_t k = i; k < j; ++k) {
+        if (k > i && refs_[k].file == refs_[k - 1].file) continue;  // one message per file
+        files_.mark_failed(refs_[k].file,
+                           "content blob " + blob.hex() + " (" + std::to_string(refs_[k].length) +
+                               " bytes at offset " + std::to_string(refs_[k].offset) +
+                               ") is not in the repository index; the file is incomplete. Run "
+                               "'lifeboat check' to see what else is affected");
+      }
+      i = j;
+      continue;
+    }
+    auto [p, added] = pack_index.emplace(loc->pack, static_cast<uint32_t>(packs_.size()));
+    if (added) packs_.emplace_back(loc->pack, loc->salt);
+    blobs_.push_back(
+        BlobJob{loc->entry, p->second, static_cast<uint32_t>(i), static_cast<uint32_t>(j)});
+    for (size_t k = i; k < j; ++k) {
+      if (refs_[k].length != loc->entry.raw_length) {
+        files_.mark_failed(refs_[k].file, "the snapshot says blob " + blob.hex() + " has " +
+                                              std::to_string(refs_[k].length) +
+                                              " bytes, the index says " +
+                                              std::to_string(loc->entry.raw_length) +
+                                              "; that part of the file is not restored");
+        refs_[k].length = kSkipped;
+        continue;
+      }
+      ++parts[refs_[k].file];
+    }
+    i = j;
+  }
+  for (uint32_t f = 0; f < parts.size(); ++f) files_.expect_parts(f, parts[f]);
+
+  std::sort(blobs_.begin(), blobs_.end(), [](const BlobJob& a, const BlobJob& b) {
+    return a.pack != b.pack ? a.pack < b.pack : a.entry.offset < b.entry.offset;
+  });
+  for (uint32_t b = 0; b < blobs_.size(); ++b) {
+    const repo::PackEntry& e = blobs_[b].entry;
+    const uint64_t end = uint64_t{e.offset} + e.stored_length;
+    if (!ranges_.empty()) {
+      Range& r = ranges_.back();
+      const uint64_t r_end = r.offset + r.length;
+      if (r.pack == blobs_[b].pack && e.offset >= r_end && e.offset - r_end <= options_.max_gap &&
+          end - r.offset <= options_.max_range) {
+        r.length = end - r.offset;
+        r.blobs_end = b + 1;
+        continue;
+      }
+    }
+    ranges_.push_back(Range{blobs_[b].pack, e.offset, e.stored_length, b, b + 1});
+  }
+}
+
+void ContentRestorer::run(const std::function<void()>& side_work) {
+  const size_t inflight = std::max<size_t>(1, options_.max_inflight);
+  Semaphore slots(inflight);
+  BoundedQueue<Fetched> queue(inflight + 1);  // never full: slots bound what is in it
+
+  // A thread that throws would end the process; turn anything unexpected
+  // into a fatal error of this run instead.
+  auto guarded = [this](auto&& body) {
+    return [this, body] {
+      try {
+        body();
+      } catch (const Error& e) {
+        reporter_.fatal(e);
+      } catch (const std::exception& e) {
+        reporter_.fatal(Error(ErrorCode::kInternal, std::string("restore: ") + e.what()));
+      }
+    };
+  };
+
+  std::vector<std::thread> fetchers, workers;
+  for (size_t i = 0; i < std::max<size_t>(1, options_.worker_threads); ++i)
+    workers.emplace_back(guarded([&] { work_loop(slots, queue); }));
+  for (size_t i = 0; i < std::max<size_t>(1, options_.fetch_threads); ++i)
+    fetchers.emplace_back(guarded([&] { fetch_loop(slots, queue); }));
+  guarded(side_work)();
+  for (auto& t : fetchers) t.join();
+  queue.close();
+  for (auto& t : workers) t.join();
+}
+
+void ContentRestorer::fetch_loop(Semaphore& slots, BoundedQueue<Fetched>& queue) {
+  for (;;) {
+    slots.acquire();
+    const size_t r = next_range_.fetch_add(1);
+    if (r >= ranges_.size() || reporter_.aborted()) {
+      slots.release();
+      return;
+    }
+    const Range& range = ranges_[r];
+    Fetched item{range.pack, range.offset, range.blobs_begin, range.blobs_end, {}, {}};
+    try {
+      item.data = load(range.pack, range.offset, range.length);
+    } catch (const Error& e) {
+      if (range.blobs_end - range.blobs_begin == 1) {
+        item.error = e.message();
+      } else {
+        // Read its blobs one by one: damage then costs only what it touches.
+        slots.release();
+        for (uint32_t b = range.blobs_begin; b < range.blobs_end; ++b) {
+          slots.acquire();
+          if (reporter_.aborted()) {
+            slots.release();
+            return;
+          }
+          const repo::PackEntry& entry = blobs_[b].entry;
+          Fetched one{range.pack, entry.offset, b, b + 1, {}, {}};
+          try {
+            one.data = load(range.pack, entry.offset, entry.stored_length);
+          } catch (const Error& e2) {
+            one.error = e2.message();
+          }
+          queue.push(std::move(one));
+        }
+        continue;
+      }
+    }
+    queue.push(std::move(item));
+  }
+}
+
+Bytes ContentRestorer::load(uint32_t pack, uint64_t offset, uint64_t length) {
+  const backend::Handle handle{ObjectType::kData, packs_[pack].first.hex()};
+  Bytes data =
+      with_retries(options_.retry, [&] { return repo_.backend().load(handle, offset, length); });
+  if (data.size() != length)
+    throw Error(ErrorCode::kCorrupt,
+                "short read from pack " + handle.name + ": " + std::to_string(data.size()) +
+                    " of " + std::to_string(length) + " bytes at offset " + std::to_string(offset));
+  bytes_read_.fetch_add(length, std::memory_order_relaxed);
+  return data;
+}
+
+void ContentRestorer::work_loop(Semaphore& slots, BoundedQueue<Fetched>& queue) {
+  Bytes out, scratch;
+  // Never leaves before the queue is drained: fetchers wait for the slots
+  // this loop releases.
+  while (auto item = queue.pop()) {
+    if (!reporter_.aborted()) {
+      try {
+        write_range(*item, out, scratch);
+      } catch (const Error& e) {
+        reporter_.fatal(e);
+      } catch (const std::exception& e) {
+        reporter_.fatal(Error(ErrorCode::kInternal, std::string("restore: ") + e.what()));
+      }
+    }
+    item->data = Bytes();  // free before the next range is fetched
+    slots.release();
+  }
+}
+
+void ContentRestorer::write_range(const Fetched& item, Bytes& out, Bytes& scratch) {
+  const auto& [pack_id, salt] = packs_[item.pack];
+  if (!item.error.empty()) {
+    for (uint32_t b = item.blobs_begin; b < item.blobs_end; ++b)
+      fail_blob(blobs_[b], "pack " + pack_id.hex() + " could not be read: " + item.error);
+    return;
+  }
+  const crypto::Aead aead(repo::pack_subkey(repo_.keys().encryption, salt));
+  for (uint32_t b = item.blobs_begin; b < item.blobs_end; ++b) {
+    const BlobJob& job = blobs_[b];
+    ByteView stored(item.data.data() + (job.entry.offset - item.offset), job.entry.stored_length);
+    try {
+      repo::decode_blob(aead, repo_.hasher(), job.entry, stored, pack_id, out, scratch);
+    } catch (const Error& e) {
+      fail_blob(job, e.message());
+      continue;
+    }
+    const bool zero = all_zero(out);
+    for (uint32_t k = job.refs_begin; k < job.refs_end; ++k) {
+      if (reporter_.aborted()) return;
+      const BlobRef& ref = refs_[k];
+      if (ref.length == kSkipped) continue;
+      files_.write_part(ref.file, ref.offset, out, zero);
+    }
+  }
+}
+
+void ContentRestorer::fail_blob(const BlobJob& job, const std::string& why) {
+  for (uint32_t k = job.refs_begin; k < job.refs_end; ++k) {
+    const BlobRef& ref = refs_[k];
+    if (ref.length == kSkipped) continue;
+    files_.fail_part(ref.file, std::to_string(ref.length) + " bytes at offset " +
+                                   std::to_string(ref.offset) + " could not be restored: " + why);
+  }
+}
+
+ContentStats ContentRestorer::stats() const {
+  return ContentStats{blobs_.size(), ranges_.size(), bytes_read_.load()};
+}
+
+}  // namespace lifeboat::restore
