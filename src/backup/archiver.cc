@@ -79,6 +79,10 @@ class Archiver {
   FileReader reader_;
   WorkQueue walk_;
   BackupProgress own_progress_;
+  // Directories submitted but not yet listed: the walk is finished (and the
+  // totals for an ETA are known) when this reaches zero, long before the
+  // last file has been read.
+  std::atomic<uint64_t> dirs_unlisted_{0};
 
   std::mutex mu_;  // guards the members below
   repo::SnapshotSummary summary_;
@@ -181,6 +185,7 @@ void Archiver::process_dir(const std::shared_ptr<DirJob>& job) {
       child->parent = job;
       child->index_in_parent = i;
       job->pending++;
+      dirs_unlisted_++;
       walk_.submit([this, child] { process_dir(child); });
     } else if (node.type == repo::NodeType::kFile) {
       ++seen_files;
@@ -209,6 +214,7 @@ void Archiver::process_dir(const std::shared_ptr<DirJob>& job) {
     summary_.files_unmodified += unmodified;
     summary_.bytes_total += unmodified_bytes;
   }
+  if (--dirs_unlisted_ == 0) options_.progress->walk_finished = true;
   child_done(job);
 }
 
@@ -307,6 +313,7 @@ BackupResult Archiver::run() {
   auto job = std::make_shared<DirJob>();
   job->path = root_;
   job->old_tree = old_root_tree();
+  dirs_unlisted_ = 1;
   walk_.submit([this, job] { process_dir(job); });
   walk_.run_until_idle();
   options_.progress->walk_finished = true;

@@ -3,7 +3,7 @@
 // Library code throws lifeboat::Error; the code says what kind of failure it
 // is (retryable? data loss? the user's fault?), the message names the object
 // and what to do next. Errors are caught in exactly two kinds of places: the
-// CLI (which turns the code into a documented exit code, see exit_code.h) and
+// CLI (which turns the code into a documented exit code, see src/cli/exit_codes.h) and
 // isolation boundaries (one file during backup, one account during a node
 // job) where one object's trouble must not stop the others.
 //

@@ -202,17 +202,19 @@ void apply_metadata(const std::string& path, const repo::Node& node, const Apply
     throw_errno("set owner " + std::to_string(node.uid) + ":" + std::to_string(node.gid) + " of " +
                 path);
   }
-  // Without AT_SYMLINK_NOFOLLOW: Linux does not implement it for fchmodat,
-  // and the path is known not to be a symlink (we created it).
-  if (!symlink && fchmodat(AT_FDCWD, p, node.mode & 07777, 0) != 0) {
-    throw_errno("set mode of " + path);
-  }
+  // xattrs before the mode: a read-only mode would refuse user.* xattrs
+  // to a non-root restore.
   if (options.restore_xattrs) {
     for (const repo::Xattr& x : node.xattrs) {
       if (lsetxattr(p, x.name.c_str(), x.value.data(), x.value.size(), 0) != 0) {
         throw_errno("set extended attribute " + x.name + " of " + path);
       }
     }
+  }
+  // Without AT_SYMLINK_NOFOLLOW: Linux does not implement it for fchmodat,
+  // and the path is known not to be a symlink (we created it).
+  if (!symlink && fchmodat(AT_FDCWD, p, node.mode & 07777, 0) != 0) {
+    throw_errno("set mode of " + path);
   }
   struct timespec times[2] = {from_ns(node.atime_ns), from_ns(node.mtime_ns)};
   if (utimensat(AT_FDCWD, p, times, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -227,7 +229,6 @@ void apply_metadata_fd(int fd, const std::string& path_for_messages, const repo:
     throw_errno("set owner " + std::to_string(node.uid) + ":" + std::to_string(node.gid) + " of " +
                 path);
   }
-  if (fchmod(fd, node.mode & 07777) != 0) throw_errno("set mode of " + path);
   if (options.restore_xattrs) {
     for (const repo::Xattr& x : node.xattrs) {
       if (fsetxattr(fd, x.name.c_str(), x.value.data(), x.value.size(), 0) != 0) {
@@ -235,6 +236,7 @@ void apply_metadata_fd(int fd, const std::string& path_for_messages, const repo:
       }
     }
   }
+  if (fchmod(fd, node.mode & 07777) != 0) throw_errno("set mode of " + path);
   struct timespec times[2] = {from_ns(node.atime_ns), from_ns(node.mtime_ns)};
   if (futimens(fd, times) != 0) throw_errno("set times of " + path);
 }

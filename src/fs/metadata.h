@@ -46,8 +46,9 @@ struct ApplyOptions {
 // something is there, kInvalidArgument for a file or directory node).
 void create_special(const std::string& path, const repo::Node& node);
 
-// Applies owner, mode, xattrs and times (in that order: chown clears setuid
-// bits and capabilities, and every change updates ctime/mtime) to an existing
+// Applies owner, xattrs, mode and times (in that order: chown clears setuid
+// bits and capabilities, a read-only mode would refuse user.* xattrs to a
+// non-root restore, and every change updates ctime/mtime) to an existing
 // path, never following a final symlink; symlinks get owner, xattrs and times
 // (Linux symlinks have no mode). Times are atime and mtime, ns precision.
 // Throws lifeboat::Error naming the path; an owner change that fails throws

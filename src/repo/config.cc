@@ -29,7 +29,15 @@ Bytes encode_config(const crypto::Key32& encryption_key, const Config& c) {
 }
 
 Config decode_config(const crypto::Key32& encryption_key, ByteView sealed) {
-  Bytes plain = open_object(encryption_key, "config", sealed, "repository config");
+  Bytes plain;
+  try {
+    plain = open_object(encryption_key, "config", sealed, "repository config");
+  } catch (const Error& e) {
+    // 'check' cannot help here: nothing opens without the config.
+    throw Error(ErrorCode::kCorrupt, "repository config is damaged and the repository cannot be "
+                                     "opened; restore the 'config' object from a copy of this "
+                                     "repository");
+  }
   try {
     auto j = nlohmann::json::parse(as_chars(plain));
     Config c;
