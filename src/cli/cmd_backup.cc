@@ -58,14 +58,16 @@ Json summary_json(const backup::BackupResult& r) {
   for (const auto& p : s.paths) paths.push_back(json_bytes(p));
   Json errors = Json::array();
   for (const auto& p : s.error_paths) errors.push_back(json_bytes(p));
+  Json tags = Json::array();
+  for (const auto& t : s.tags) tags.push_back(json_bytes(t));
   return Json{{"snapshot_id", r.snapshot_id.hex()},
               {"short_id", r.snapshot_id.short_hex()},
               {"parent", s.parent ? Json(s.parent->hex()) : Json(nullptr)},
               {"partial", r.partial},
-              {"account", s.account},
-              {"node", s.node},
+              {"account", json_bytes(s.account)},
+              {"node", json_bytes(s.node)},
               {"paths", paths},
-              {"tags", s.tags},
+              {"tags", tags},
               {"started", format_rfc3339(m.started)},
               {"finished", format_rfc3339(m.finished)},
               {"duration_seconds", seconds_between(m.started, m.finished)},

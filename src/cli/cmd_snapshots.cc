@@ -30,17 +30,22 @@ Json summary_object(const repo::SnapshotSummary& m) {
 Json snapshot_object(const Id& id, const repo::Snapshot& s) {
   Json paths = Json::array();
   for (const auto& p : s.paths) paths.push_back(json_bytes(p));
+  Json tags = Json::array();
+  for (const auto& t : s.tags) tags.push_back(json_bytes(t));
+  Json errors = Json::array();
+  for (const auto& p : s.error_paths) errors.push_back(json_bytes(p));
   return Json{{"id", id.hex()},
               {"short_id", id.short_hex()},
               {"time", format_rfc3339(s.time)},
-              {"node", s.node},
-              {"account", s.account},
-              {"hostname", s.hostname},
+              {"node", json_bytes(s.node)},
+              {"account", json_bytes(s.account)},
+              {"hostname", json_bytes(s.hostname)},
               {"paths", paths},
-              {"tags", s.tags},
+              {"tags", tags},
               {"tree", s.tree.hex()},
               {"parent", s.parent ? Json(s.parent->hex()) : Json(nullptr)},
               {"partial", s.partial},
+              {"error_paths", errors},
               {"summary", summary_object(s.summary)}};
 }
 
