@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import fcntl
 import hashlib
 import json
 import os
@@ -234,12 +235,37 @@ def drop_caches():
         return False
 
 
+# The tool is started by a small shim that forks it and reports wait4's rusage.
+# Started straight from this (large) process, the child's ru_maxrss would
+# start at our own peak RSS: Linux carries the pre-exec memory's high-water
+# mark into the exec'd process.  The shim is tiny, so the tool's figure is its own.
+SHIM = """import os, sys, time, json
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    except OSError as e:
+        sys.stderr.write(f"{sys.argv[2]}: {e}\\n")
+    os._exit(127)
+_, st, ru = os.wait4(pid, 0)
+sec = time.perf_counter() - t0
+with open(sys.argv[1], "w") as f:
+    json.dump({"rc": os.waitstatus_to_exitcode(st), "seconds": sec, "maxrss_kb": ru.ru_maxrss,
+               "user_s": ru.ru_utime, "sys_s": ru.ru_stime}, f)
+sys.exit(0)
+"""
+
+
 def run_cmd(cmd, env, cwd, logbase, timeout):
-    """Run cmd; wall time, exit code, peak RSS and CPU time of the child (wait4)."""
+    """Run cmd; wall time, exit code, peak RSS and CPU time of the tool (wait4, in the shim)."""
+    rufile = logbase + ".rusage"
+    if os.path.exists(rufile):
+        os.unlink(rufile)
     with open(logbase + ".out", "wb") as out, open(logbase + ".err", "wb") as err:
-        out.write(b"")
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
+        p = subprocess.Popen([sys.executable, "-S", "-c", SHIM, rufile, *cmd], env=env, cwd=cwd, stdout=out, stderr=err,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
         killed = []
 
         def kill():
@@ -260,13 +286,19 @@ def run_cmd(cmd, env, cwd, logbase, timeout):
             timer.cancel()
         seconds = time.perf_counter() - t0
         p.returncode = os.waitstatus_to_exitcode(status)
+    try:
+        with open(rufile) as f:
+            shim = json.load(f)
+    except (OSError, ValueError):   # the shim was killed (timeout) or failed
+        shim = {"rc": p.returncode if p.returncode else -9, "seconds": seconds, "maxrss_kb": ru.ru_maxrss,
+                "user_s": ru.ru_utime, "sys_s": ru.ru_stime}
     with open(logbase + ".err", "rb") as f:
         f.seek(max(0, os.path.getsize(logbase + ".err") - 2000))
         tail = f.read().decode(errors="replace").strip().splitlines()[-5:]
     with open(logbase + ".out", "rb") as f:
         stdout = f.read(1 << 20).decode(errors="replace")
-    return {"cmd": " ".join(shlex.quote(c) for c in cmd), "rc": p.returncode, "seconds": round(seconds, 3),
-            "maxrss_kb": ru.ru_maxrss, "user_s": round(ru.ru_utime, 2), "sys_s": round(ru.ru_stime, 2),
+    return {"cmd": " ".join(shlex.quote(c) for c in cmd), "rc": shim["rc"], "seconds": round(shim["seconds"], 3),
+            "maxrss_kb": shim["maxrss_kb"], "user_s": round(shim["user_s"], 2), "sys_s": round(shim["sys_s"], 2),
             "timed_out": bool(killed), "stderr_tail": tail, "stdout": stdout}
 
 
@@ -798,7 +830,8 @@ def report(bench, args, machine, versions, avail, results, summ, cmdline, starte
             L.append(f"**{t} was not run**: {avail[t][1]}.")
             L.append("")
     # times
-    head = "| step | " + " | ".join(tools) + " | " + " | ".join(f"lifeboat/{t}" for t in tools if t != "lifeboat" and "lifeboat" in tools) + " |"
+    ratio_cols = [f"lifeboat/{t}" for t in tools if t != "lifeboat" and "lifeboat" in tools]
+    head = "| step | " + " | ".join(tools + ratio_cols) + " |"
     L.append("### Time (median wall time, MB/s of node or account bytes)")
     L.append("")
     L.append(head)
@@ -818,8 +851,9 @@ def report(bench, args, machine, versions, avail, results, summ, cmdline, starte
                     rs.append(ratio(lbs and lbs["seconds"], o and o["seconds"]))
         L.append(f"| {label} | " + " | ".join(cells) + " |" + ("".join(f" {x} |" for x in rs)))
     L.append("")
-    L.append("Ratios are lifeboat's time over the other tool's: below 1 means lifeboat is faster.")
-    L.append("")
+    if ratio_cols:
+        L.append("Ratios are lifeboat's time over the other tool's: below 1 means lifeboat is faster.")
+        L.append("")
     # space
     L.append("### Repository size (du -sb) and stored bytes")
     L.append("")
@@ -842,7 +876,7 @@ def report(bench, args, machine, versions, avail, results, summ, cmdline, starte
         cells = []
         for t in tools:
             s = summ.get(t, {}).get(step)
-            cells.append("–" if s is None else f"{s['maxrss_kb'] / 1024:.0f} MiB, {s['cpu_s']:.0f} s CPU")
+            cells.append("–" if s is None else f"{s['maxrss_kb'] / 1024:.0f} MiB, {s['cpu_s']:.1f} s CPU")
         L.append(f"| {label} | " + " | ".join(cells) + " |")
     L.append("")
     # verification
@@ -963,6 +997,19 @@ def main():
         + (["--borg-compression", args.borg_compression] if args.borg_compression != "lz4" else []))
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # so that the scratch filesystem is unmounted
+    # One benchmark per work directory: two would mutate and reset the same node under each other.
+    os.makedirs(args.workdir, exist_ok=True)
+    lock = open(os.path.join(args.workdir, "lock"), "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        sys.exit(f"run_bench: another benchmark ({holder}) is using {args.workdir}; wait for it or pass another --workdir")
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}, started {started}\n")
+    lock.flush()
     scratch = Scratch(os.path.abspath(args.workdir), not args.no_loop, args.loop_size)
     scratch.setup()
     try:

@@ -23,8 +23,8 @@ struct Fd {
   }
 };
 
-// A growing read buffer reused by every file a thread reads (no per-file
-// allocation on the hot path).
+// A growing read buffer reused by every small file a thread reads (no
+// per-file allocation on the hot path).
 Bytes& thread_buffer() {
   thread_local Bytes buf;
   return buf;
@@ -67,7 +67,29 @@ FileReadResult FileReader::read(const std::string& path, std::atomic<uint64_t>* 
 void FileReader::read_once(int fd, const struct stat& st, FileReadResult& out,
                            std::atomic<uint64_t>* bytes_counter, const std::string& path) {
   uint64_t size = static_cast<uint64_t>(st.st_size);
-  const bool large = size > 2ull * chunker_.params().max_size;
+  const size_t max_chunk = chunker_.params().max_size;
+  const bool large = size > 2ull * max_chunk;
+
+  // Lease a big buffer for files of a max-size chunk or more.
+  Bytes big;
+  const bool use_big = size >= max_chunk;
+  if (use_big) {
+    std::unique_lock lock(big_mu_);
+    big_cv_.wait(lock, [&] { return !big_free_.empty(); });
+    big = std::move(big_free_.back());
+    big_free_.pop_back();
+  }
+  struct Return {
+    FileReader* self;
+    Bytes* buf;
+    ~Return() {
+      if (!buf) return;
+      std::lock_guard lock(self->big_mu_);
+      self->big_free_.push_back(std::move(*buf));
+      self->big_cv_.notify_one();
+    }
+  } give_back{this, use_big ? &big : nullptr};
+  Bytes& buf = use_big ? big : thread_buffer();
   // Sparse files: only data extents are read; the rest are holes. A file
   // that allocates fewer blocks than its size is the cheap hint to look.
   if (size > 0 && static_cast<uint64_t>(st.st_blocks) * 512 < size) {
@@ -75,7 +97,7 @@ void FileReader::read_once(int fd, const struct stat& st, FileReadResult& out,
     uint64_t pos = 0;
     for (const auto& e : extents) {
       if (e.offset > pos) out.content.push_back({Id{}, e.offset - pos});
-      read_range(fd, e.offset, e.length, e.length, large, out, bytes_counter, path);
+      read_range(buf, fd, e.offset, e.length, e.length, large, out, bytes_counter, path);
       pos = e.offset + e.length;
     }
     if (pos < size) out.content.push_back({Id{}, size - pos});
@@ -83,14 +105,13 @@ void FileReader::read_once(int fd, const struct stat& st, FileReadResult& out,
     return;
   }
   // Read to EOF rather than to st_size, so growth during the read is seen.
-  read_range(fd, 0, UINT64_MAX, size, large, out, bytes_counter, path);
+  read_range(buf, fd, 0, UINT64_MAX, size, large, out, bytes_counter, path);
 }
 
-void FileReader::read_range(int fd, uint64_t offset, uint64_t length, uint64_t size_hint, bool large,
-                            FileReadResult& out, std::atomic<uint64_t>* bytes_counter,
-                            const std::string& path) {
+void FileReader::read_range(Bytes& buf, int fd, uint64_t offset, uint64_t length,
+                            uint64_t size_hint, bool large, FileReadResult& out,
+                            std::atomic<uint64_t>* bytes_counter, const std::string& path) {
   const size_t max_chunk = chunker_.params().max_size;
-  Bytes& buf = thread_buffer();
   // Small files need a small buffer; it grows (up to two max-size chunks)
   // only for files that need it, and stays allocated for the thread.
   const size_t initial = static_cast<size_t>(

@@ -5,7 +5,9 @@
 
 #include <sys/stat.h>
 
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -48,7 +50,8 @@ class FileReader {
  private:
   void read_once(int fd, const struct stat& st, FileReadResult& out,
                  std::atomic<uint64_t>* bytes_counter, const std::string& path);
-  void read_range(int fd, uint64_t offset, uint64_t length, uint64_t size_hint, bool large, FileReadResult& out,
+  void read_range(Bytes& buf, int fd, uint64_t offset, uint64_t length, uint64_t size_hint,
+                  bool large, FileReadResult& out,
                   std::atomic<uint64_t>* bytes_counter, const std::string& path);
   void emit_chunk(ByteView chunk, bool large_file, FileReadResult& out);
 
@@ -56,6 +59,15 @@ class FileReader {
   const chunk::Chunker& chunker_;
   ThreadPool& cpu_pool_;
   Hook hook_;
+
+  // Buffers for files of at least one max-size chunk (2 x max chunk each).
+  // Only this many such files are read at once: they are CPU-bound anyway
+  // (hash, compress, encrypt), and it keeps the reader's memory bounded
+  // however many I/O threads run. Small files use a per-thread buffer.
+  static constexpr size_t kBigBuffers = 2;
+  std::mutex big_mu_;
+  std::condition_variable big_cv_;
+  std::vector<Bytes> big_free_ = std::vector<Bytes>(kBigBuffers);
 };
 
 }  // namespace lifeboat::backup

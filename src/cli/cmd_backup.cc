@@ -60,29 +60,18 @@ Json summary_json(const backup::BackupResult& r) {
   for (const auto& p : s.error_paths) errors.push_back(json_bytes(p));
   Json tags = Json::array();
   for (const auto& t : s.tags) tags.push_back(json_bytes(t));
-  return Json{{"snapshot_id", r.snapshot_id.hex()},
-              {"short_id", r.snapshot_id.short_hex()},
-              {"parent", s.parent ? Json(s.parent->hex()) : Json(nullptr)},
-              {"partial", r.partial},
-              {"account", json_bytes(s.account)},
-              {"node", json_bytes(s.node)},
-              {"paths", paths},
-              {"tags", tags},
-              {"started", format_rfc3339(m.started)},
-              {"finished", format_rfc3339(m.finished)},
-              {"duration_seconds", seconds_between(m.started, m.finished)},
-              {"files_new", m.files_new},
-              {"files_changed", m.files_changed},
-              {"files_unmodified", m.files_unmodified},
-              {"dirs", m.dirs},
-              {"other_entries", m.other_entries},
-              {"bytes_total", m.bytes_total},
-              {"bytes_read", m.bytes_read},
-              {"blobs_added", m.blobs_added},
-              {"bytes_added", m.bytes_added},
-              {"bytes_stored", m.bytes_stored},
-              {"errors", m.errors},
-              {"error_paths", errors}};
+  Json out{{"snapshot_id", r.snapshot_id.hex()},
+           {"short_id", r.snapshot_id.short_hex()},
+           {"parent", s.parent ? Json(s.parent->hex()) : Json(nullptr)},
+           {"partial", r.partial},
+           {"account", json_bytes(s.account)},
+           {"node", json_bytes(s.node)},
+           {"paths", paths},
+           {"tags", tags},
+           {"duration_seconds", seconds_between(m.started, m.finished)}};
+  out.update(repo::summary_to_json(m));
+  out["error_paths"] = errors;
+  return out;
 }
 
 void print_summary(const backup::BackupResult& r) {

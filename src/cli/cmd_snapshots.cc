@@ -11,21 +11,7 @@ namespace lifeboat::cli {
 
 namespace {
 
-Json summary_object(const repo::SnapshotSummary& m) {
-  return Json{{"started", format_rfc3339(m.started)},
-              {"finished", format_rfc3339(m.finished)},
-              {"files_new", m.files_new},
-              {"files_changed", m.files_changed},
-              {"files_unmodified", m.files_unmodified},
-              {"dirs", m.dirs},
-              {"other_entries", m.other_entries},
-              {"bytes_total", m.bytes_total},
-              {"bytes_read", m.bytes_read},
-              {"blobs_added", m.blobs_added},
-              {"bytes_added", m.bytes_added},
-              {"bytes_stored", m.bytes_stored},
-              {"errors", m.errors}};
-}
+Json summary_object(const repo::SnapshotSummary& m) { return repo::summary_to_json(m); }
 
 Json snapshot_object(const Id& id, const repo::Snapshot& s) {
   Json paths = Json::array();

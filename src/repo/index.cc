@@ -157,12 +157,7 @@ Bytes encode_index_segment(const crypto::Key32& encryption_key, const std::vecto
     put_u32le(w + 64, static_cast<uint32_t>(p.entries.size()));
     w += 68;
     for (const auto& e : p.entries) {
-      w[0] = static_cast<uint8_t>(e.type);
-      w[1] = static_cast<uint8_t>(e.compression);
-      std::memcpy(w + 2, e.id.bytes.data(), 32);
-      put_u32le(w + 34, e.offset);
-      put_u32le(w + 38, e.stored_length);
-      put_u32le(w + 42, e.raw_length);
+      encode_pack_entry(e, w);
       w += kTrailerEntrySize;
     }
   }
@@ -192,13 +187,7 @@ std::vector<PackInfo> decode_index_segment(const crypto::Key32& encryption_key, 
     if (static_cast<uint64_t>(end - r) < uint64_t{n} * kTrailerEntrySize) throw damaged();
     p.entries.resize(n);
     for (auto& e : p.entries) {
-      if (r[0] > 1 || r[1] > 1) throw damaged();
-      e.type = static_cast<BlobType>(r[0]);
-      e.compression = static_cast<Compression>(r[1]);
-      e.id = Id::from_bytes(r + 2);
-      e.offset = get_u32le(r + 34);
-      e.stored_length = get_u32le(r + 38);
-      e.raw_length = get_u32le(r + 42);
+      if (!decode_pack_entry(r, e)) throw damaged();
       r += kTrailerEntrySize;
     }
     packs.push_back(std::move(p));

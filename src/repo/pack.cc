@@ -24,6 +24,26 @@ Error damaged_pack(const Id& pack_id, const std::string& why) {
 }
 }  // namespace
 
+void encode_pack_entry(const PackEntry& e, uint8_t* p) {
+  p[0] = static_cast<uint8_t>(e.type);
+  p[1] = static_cast<uint8_t>(e.compression);
+  std::memcpy(p + 2, e.id.bytes.data(), 32);
+  put_u32le(p + 34, e.offset);
+  put_u32le(p + 38, e.stored_length);
+  put_u32le(p + 42, e.raw_length);
+}
+
+bool decode_pack_entry(const uint8_t* p, PackEntry& e) {
+  if (p[0] > 1 || p[1] > 1) return false;
+  e.type = static_cast<BlobType>(p[0]);
+  e.compression = static_cast<Compression>(p[1]);
+  e.id = Id::from_bytes(p + 2);
+  e.offset = get_u32le(p + 34);
+  e.stored_length = get_u32le(p + 38);
+  e.raw_length = get_u32le(p + 42);
+  return true;
+}
+
 const char* blob_type_name(BlobType t) { return t == BlobType::kTree ? "tree" : "data"; }
 
 crypto::Key32 pack_subkey(const crypto::Key32& encryption_key, const PackSalt& salt) {
@@ -66,12 +86,7 @@ PackWriter::Finished PackWriter::finish() {
   put_u32le(trailer.data(), static_cast<uint32_t>(entries_.size()));
   uint8_t* p = trailer.data() + 4;
   for (const auto& e : entries_) {
-    p[0] = static_cast<uint8_t>(e.type);
-    p[1] = static_cast<uint8_t>(e.compression);
-    std::memcpy(p + 2, e.id.bytes.data(), 32);
-    put_u32le(p + 34, e.offset);
-    put_u32le(p + 38, e.stored_length);
-    put_u32le(p + 42, e.raw_length);
+    encode_pack_entry(e, p);
     p += kTrailerEntrySize;
   }
   size_t before = buf_.size();
@@ -149,13 +164,7 @@ std::vector<PackEntry> parse_pack_trailer(const crypto::Key32& encryption_key,
   std::vector<PackEntry> entries(count);
   const uint8_t* p = plain.data() + 4;
   for (auto& e : entries) {
-    e.type = static_cast<BlobType>(p[0]);
-    e.compression = static_cast<Compression>(p[1]);
-    e.id = Id::from_bytes(p + 2);
-    e.offset = get_u32le(p + 34);
-    e.stored_length = get_u32le(p + 38);
-    e.raw_length = get_u32le(p + 42);
-    if (p[0] > 1 || p[1] > 1 || e.offset < kPackHeaderSize ||
+    if (!decode_pack_entry(p, e) || e.offset < kPackHeaderSize ||
         uint64_t{e.offset} + e.stored_length > blob_area_end || e.stored_length < crypto::kTagSize)
       throw damaged_pack(pack_id, "trailer entry out of range");
     p += kTrailerEntrySize;

@@ -45,6 +45,12 @@ struct PackEntry {
 
 using PackSalt = std::array<uint8_t, kPackSaltSize>;
 
+// The 46-byte entry used by pack trailers and index segments:
+// type u8 | compression u8 | id (32) | offset u32 | stored length u32 | raw length u32.
+void encode_pack_entry(const PackEntry& e, uint8_t* out);
+// Returns false if the type or compression byte is unknown.
+[[nodiscard]] bool decode_pack_entry(const uint8_t* in, PackEntry& e);
+
 crypto::Key32 pack_subkey(const crypto::Key32& encryption_key, const PackSalt& salt);
 
 // Builds one pack in memory. Not thread-safe: one writer per thread.

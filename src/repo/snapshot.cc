@@ -53,6 +53,22 @@ std::string decode_bytes(const std::string& s) {
 
 }  // namespace
 
+nlohmann::ordered_json summary_to_json(const SnapshotSummary& m) {
+  return {{"started", format_rfc3339(m.started)},
+          {"finished", format_rfc3339(m.finished)},
+          {"files_new", m.files_new},
+          {"files_changed", m.files_changed},
+          {"files_unmodified", m.files_unmodified},
+          {"dirs", m.dirs},
+          {"other_entries", m.other_entries},
+          {"bytes_total", m.bytes_total},
+          {"bytes_read", m.bytes_read},
+          {"blobs_added", m.blobs_added},
+          {"bytes_added", m.bytes_added},
+          {"bytes_stored", m.bytes_stored},
+          {"errors", m.errors}};
+}
+
 std::string snapshot_to_json(const Snapshot& s) {
   nlohmann::ordered_json j;
   j["time"] = format_rfc3339(s.time);
@@ -72,20 +88,7 @@ std::string snapshot_to_json(const Snapshot& s) {
   auto errs = nlohmann::json::array();
   for (const auto& p : s.error_paths) errs.push_back(encode_bytes(p));
   j["error_paths"] = errs;
-  const auto& m = s.summary;
-  j["summary"] = {{"started", format_rfc3339(m.started)},
-                  {"finished", format_rfc3339(m.finished)},
-                  {"files_new", m.files_new},
-                  {"files_changed", m.files_changed},
-                  {"files_unmodified", m.files_unmodified},
-                  {"dirs", m.dirs},
-                  {"other_entries", m.other_entries},
-                  {"bytes_total", m.bytes_total},
-                  {"bytes_read", m.bytes_read},
-                  {"blobs_added", m.blobs_added},
-                  {"bytes_added", m.bytes_added},
-                  {"bytes_stored", m.bytes_stored},
-                  {"errors", m.errors}};
+  j["summary"] = summary_to_json(s.summary);
   j["program_version"] = s.program_version;
   return j.dump();
 }

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "base/clock.h"
 #include "base/id.h"
 #include "crypto/mac.h"
@@ -42,6 +44,9 @@ struct Snapshot {
   SnapshotSummary summary;
   std::string program_version;
 };
+
+// The summary as JSON fields (shared by the stored format and CLI reports).
+nlohmann::ordered_json summary_to_json(const SnapshotSummary& m);
 
 std::string snapshot_to_json(const Snapshot& s);  // plain JSON (inside the sealed object)
 Snapshot snapshot_from_json(std::string_view text, const std::string& what);
