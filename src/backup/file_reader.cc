@@ -70,9 +70,10 @@ void FileReader::read_once(int fd, const struct stat& st, FileReadResult& out,
   const size_t max_chunk = chunker_.params().max_size;
   const bool large = size > 2ull * max_chunk;
 
-  // Lease a big buffer for files of a max-size chunk or more.
+  // Lease a big buffer for files of kBigFileBytes or more; smaller files
+  // use the thread's own buffer, which therefore stays small.
   Bytes big;
-  const bool use_big = size >= max_chunk;
+  const bool use_big = size >= kBigFileBytes;
   if (use_big) {
     std::unique_lock lock(big_mu_);
     big_cv_.wait(lock, [&] { return !big_free_.empty(); });

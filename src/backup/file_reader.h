@@ -65,6 +65,7 @@ class FileReader {
   // (hash, compress, encrypt), and it keeps the reader's memory bounded
   // however many I/O threads run. Small files use a per-thread buffer.
   static constexpr size_t kBigBuffers = 2;
+  static constexpr uint64_t kBigFileBytes = 2u << 20;
   std::mutex big_mu_;
   std::condition_variable big_cv_;
   std::vector<Bytes> big_free_ = std::vector<Bytes>(kBigBuffers);

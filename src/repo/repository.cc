@@ -178,6 +178,12 @@ bool Repository::save_blob(BlobType type, const Id& id, ByteView plaintext) {
   ByteView stored = c == Compression::kZstd ? ByteView(compressed) : plaintext;
 
   PackWriter* packer = acquire_packer();
+  // Close the pack before a blob would push it past the target size, so a
+  // pack never outgrows its buffer (no reallocation of ~16 MiB buffers).
+  if (!packer->empty() && packer->size() + stored.size() + crypto::kTagSize > config_.pack_size) {
+    release_packer(packer, true);
+    packer = acquire_packer();
+  }
   try {
     packer->add(type, id, c, static_cast<uint32_t>(plaintext.size()), stored);
   } catch (...) {
