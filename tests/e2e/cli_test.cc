@@ -238,6 +238,23 @@ class CliTest : public ::testing::Test {
     return run_binary(args, opts);
   }
 
+  // Where the first data blob of the repository sits (pack file, offset,
+  // stored length), read from the pack trailers with `lifeboat cat pack`.
+  struct DataBlobSpot {
+    std::string pack_path;
+    uint32_t offset = 0;
+    uint32_t length = 0;
+  };
+  DataBlobSpot find_data_blob() {
+    for (const auto& path : files_under(repo_ + "/data")) {
+      std::string name = stdfs::path(path).filename().string();
+      json trailer = json::parse(lb({"cat", "pack", name}).out);
+      for (const auto& b : trailer["blobs"])
+        if (b["type"] == "data") return {path, b["offset"].get<uint32_t>(), b["stored_length"].get<uint32_t>()};
+    }
+    return {};
+  }
+
   // Runs and expects success; returns the result.
   Result ok(const std::vector<std::string>& args, EnvOverrides env = {}) {
     Result r = lb(args, std::move(env));
@@ -631,13 +648,15 @@ TEST_F(CliTest, CheckReportsDamageWithTheAffectedSnapshot) {
   EXPECT_NE(good.out.find("no problems"), std::string::npos) << good;
   ok({"check", "--read-data-subset", "1/2"});
 
-  // Flip bytes in the middle of the (single) pack.
-  auto packs = files_under(repo_ + "/data");
-  ASSERT_EQ(packs.size(), 1u);
-  std::string bytes = read_file(packs[0]);
-  for (size_t i = 0; i < 64; ++i) bytes[bytes.size() / 3 + i] ^= 0x5a;
-  chmod(packs[0].c_str(), 0600);
-  write_file(packs[0], bytes);
+  // Flip bytes inside a data blob. (A small backup may spread its blobs
+  // over one pack per packer; `cat pack` says which blob is where.)
+  DataBlobSpot spot = find_data_blob();
+  ASSERT_FALSE(spot.pack_path.empty());
+  std::vector<std::string> packs{spot.pack_path};
+  std::string bytes = read_file(spot.pack_path);
+  for (uint32_t i = 0; i < std::min<uint32_t>(64, spot.length); ++i) bytes[spot.offset + i] ^= 0x5a;
+  chmod(spot.pack_path.c_str(), 0600);
+  write_file(spot.pack_path, bytes);
 
   Result bad = lb({"check", "--read-data"});
   expect_one_line_error(bad, kDamaged, {repo_, "damaged"});
@@ -653,13 +672,14 @@ TEST_F(CliTest, RestoreOfDamagedDataIsPartial) {
   init();
   std::string src = make_small_tree();
   std::string id = backup(src);
-  auto packs = files_under(repo_ + "/data");
-  ASSERT_EQ(packs.size(), 1u);
-  // Damage the pack's first blob, whichever file it belongs to.
-  std::string bytes = read_file(packs[0]);
-  for (size_t i = 8; i < 24; ++i) bytes[i] ^= 0x5a;
-  chmod(packs[0].c_str(), 0600);
-  write_file(packs[0], bytes);
+  // Damage one data blob, whichever file it belongs to.
+  DataBlobSpot spot = find_data_blob();
+  ASSERT_FALSE(spot.pack_path.empty());
+  std::vector<std::string> packs{spot.pack_path};
+  std::string bytes = read_file(spot.pack_path);
+  for (uint32_t i = 0; i < std::min<uint32_t>(16, spot.length); ++i) bytes[spot.offset + i] ^= 0x5a;
+  chmod(spot.pack_path.c_str(), 0600);
+  write_file(spot.pack_path, bytes);
 
   std::string out = dir_.sub("out");
   Result r = lb({"restore", id, "--target", out});
