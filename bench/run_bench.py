@@ -73,6 +73,10 @@ def human_bytes(n):
         n /= 1024
 
 
+def mib_bytes(n):
+    return "–" if n is None else f"{n / 1048576:,.1f} MiB"
+
+
 def du_bytes(path):
     try:
         out = subprocess.run(["du", "-sb", path], capture_output=True, text=True, check=True).stdout
@@ -862,7 +866,9 @@ def report(bench, args, machine, versions, avail, results, summ, cmdline, starte
     rows = [("after first backup", "first", "repo_bytes"), ("added by the unchanged backup", "unchanged", "stored_bytes"),
             ("added by the day-of-changes backup", "changed", "stored_bytes"), ("after all three backups", "changed", "repo_bytes")]
     for label, step, key in rows:
-        L.append(f"| {label} | " + " | ".join(human_bytes(summ.get(t, {}).get(step, {}).get(key)) for t in tools) + " |")
+        # Repository sizes in MiB, so "no larger than restic" is visible.
+        fmt = mib_bytes if key == "repo_bytes" else human_bytes
+        L.append(f"| {label} | " + " | ".join(fmt(summ.get(t, {}).get(step, {}).get(key)) for t in tools) + " |")
     if mut:
         L.append(f"| *new content in the day of changes* | " + " | ".join(human_bytes(mut["new_content_bytes"]) for _ in tools) + " |")
     L.append(f"| *node size* | " + " | ".join(human_bytes(ds["bytes"]) for _ in tools) + " |")
