@@ -1,5 +1,7 @@
 #include "backup/archiver.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -9,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "backup/file_reader.h"
 #include "base/error.h"
@@ -70,6 +73,7 @@ class Archiver {
   bool excluded(const std::string& rel, const std::string& name) const;
   void report(const std::string& path, const std::string& message);
   std::optional<Id> old_root_tree();
+  void scan_totals();
 
   repo::Repository& repo_;
   std::string root_;
@@ -83,6 +87,7 @@ class Archiver {
   // totals for an ETA are known) when this reaches zero, long before the
   // last file has been read.
   std::atomic<uint64_t> dirs_unlisted_{0};
+  std::atomic<bool> stop_scan_{false};
 
   std::mutex mu_;  // guards the members below
   repo::SnapshotSummary summary_;
@@ -203,8 +208,10 @@ void Archiver::process_dir(const std::shared_ptr<DirJob>& job) {
       ++other;
     }
   }
-  options_.progress->files_seen += seen_files;
-  options_.progress->bytes_seen += seen_bytes;
+  if (!options_.count_totals) {
+    options_.progress->files_seen += seen_files;
+    options_.progress->bytes_seen += seen_bytes;
+  }
   options_.progress->files_done += unmodified;
   options_.progress->bytes_done += unmodified_bytes;
   {
@@ -214,7 +221,7 @@ void Archiver::process_dir(const std::shared_ptr<DirJob>& job) {
     summary_.files_unmodified += unmodified;
     summary_.bytes_total += unmodified_bytes;
   }
-  if (--dirs_unlisted_ == 0) options_.progress->walk_finished = true;
+  if (--dirs_unlisted_ == 0 && !options_.count_totals) options_.progress->walk_finished = true;
   child_done(job);
 }
 
@@ -297,6 +304,43 @@ void Archiver::finalize(const std::shared_ptr<DirJob>& job) {
   }
 }
 
+// A stat-only walk that counts what the backup will see. It runs beside the
+// real walk (which needs far longer, reading the files) and warms the inode
+// cache for it; errors are ignored here, the real walk reports them.
+void Archiver::scan_totals() {
+  std::vector<std::pair<std::string, std::string>> stack{{root_, ""}};
+  uint64_t files = 0, bytes = 0;
+  while (!stack.empty() && !stop_scan_) {
+    auto [dir, rel] = std::move(stack.back());
+    stack.pop_back();
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) continue;
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+      ::close(fd);
+      continue;
+    }
+    while (struct dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      std::string child_rel = join(rel, name);
+      if (excluded(child_rel, name)) continue;
+      struct stat st;
+      if (::fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
+        stack.emplace_back(join(dir, name), child_rel);
+      } else if (S_ISREG(st.st_mode)) {
+        ++files;
+        bytes += static_cast<uint64_t>(st.st_size);
+      }
+    }
+    ::closedir(d);
+    options_.progress->files_seen = files;
+    options_.progress->bytes_seen = bytes;
+  }
+  if (!stop_scan_) options_.progress->walk_finished = true;
+}
+
 BackupResult Archiver::run() {
   auto clock = options_.clock ? options_.clock : now_unix_nanos;
   const UnixNanos started = clock();
@@ -314,6 +358,16 @@ BackupResult Archiver::run() {
   job->path = root_;
   job->old_tree = old_root_tree();
   dirs_unlisted_ = 1;
+  std::thread scanner;
+  if (options_.count_totals) scanner = std::thread([this] { scan_totals(); });
+  struct JoinScanner {
+    std::thread& t;
+    std::atomic<bool>& stop;
+    ~JoinScanner() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } join_scanner{scanner, stop_scan_};
   walk_.submit([this, job] { process_dir(job); });
   walk_.run_until_idle();
   options_.progress->walk_finished = true;

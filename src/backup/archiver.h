@@ -26,13 +26,13 @@ namespace lifeboat::backup {
 
 // Live counters, readable from any thread while the backup runs.
 struct BackupProgress {
-  std::atomic<uint64_t> files_seen{0};   // found by the walk so far
+  std::atomic<uint64_t> files_seen{0};   // found so far (by the scanner if count_totals)
   std::atomic<uint64_t> bytes_seen{0};   // their sizes
   std::atomic<uint64_t> files_done{0};
   std::atomic<uint64_t> bytes_done{0};   // content bytes handled (read or proven unchanged)
   std::atomic<uint64_t> bytes_read{0};
   std::atomic<uint64_t> errors{0};
-  std::atomic<bool> walk_finished{false};
+  std::atomic<bool> walk_finished{false};  // files_seen/bytes_seen are final
 };
 
 struct BackupOptions {
@@ -48,6 +48,10 @@ struct BackupOptions {
   size_t io_threads = 8;       // files and directories in flight
   bool force_reread = false;   // ignore the parent for change detection
   bool with_atime = false;     // record access times (otherwise atime := mtime)
+  // Count the files and bytes to back up on a separate scanner thread (a
+  // cheap stat-only walk), so progress has totals and an ETA early. Only
+  // worth it when someone watches the progress.
+  bool count_totals = false;
   std::function<void(const std::string& path, const std::string& message)> on_error;
   BackupProgress* progress = nullptr;
   // For tests only: called with (path, "before_open") and (path, "after_read")

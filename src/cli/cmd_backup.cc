@@ -132,6 +132,7 @@ CommandRun setup_backup(CLI::App& app, const GlobalOptions& g) {
     };
     backup::BackupProgress progress;
     options.progress = &progress;
+    options.count_totals = progress_wanted(g);
 
     auto started = std::chrono::steady_clock::now();
     StatusLine status(progress_wanted(g),

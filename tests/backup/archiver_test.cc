@@ -202,3 +202,31 @@ TEST(Archiver, ExcludesByNameAndPath) {
 
 }  // namespace
 }  // namespace lifeboat::backup
+
+namespace lifeboat::backup {
+namespace {
+
+TEST(Archiver, ScannerCountsTotalsForProgress) {
+  test::TempDir dir;
+  std::string src = dir.path() + "/src";
+  ::mkdir(src.c_str(), 0755);
+  ::mkdir((src + "/d").c_str(), 0755);
+  write_file(src + "/a", std::string(1000, 'a'));
+  write_file(src + "/d/b", std::string(500, 'b'));
+  write_file(src + "/d/skip.tmp", std::string(70, 'c'));
+  Fixture f;
+  BackupProgress progress;
+  BackupOptions opts;
+  opts.progress = &progress;
+  opts.count_totals = true;
+  opts.excludes = {"*.tmp"};
+  auto r = run_backup(*f.repo, src, opts);
+  EXPECT_TRUE(progress.walk_finished.load());
+  EXPECT_EQ(progress.files_seen.load(), 2u);
+  EXPECT_EQ(progress.bytes_seen.load(), 1500u);
+  EXPECT_EQ(progress.files_done.load(), 2u);
+  EXPECT_EQ(r.snapshot.summary.bytes_total, 1500u);
+}
+
+}  // namespace
+}  // namespace lifeboat::backup
