@@ -8,16 +8,10 @@
 #include <string>
 
 #include "base/error.h"
+#include "crypto/openssl_error.h"
 
 namespace lifeboat::crypto {
 namespace {
-
-[[noreturn]] void openssl_failed(const char* what) {
-  char buf[256] = "no details";
-  if (unsigned long e = ERR_get_error()) ERR_error_string_n(e, buf, sizeof buf);
-  ERR_clear_error();
-  throw Error(ErrorCode::kInternal, std::string("OpenSSL ") + what + " failed: " + buf);
-}
 
 // Fetched once (see mac.cc): an implicit fetch would look the provider up on
 // every seal/open.

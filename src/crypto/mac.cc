@@ -10,16 +10,10 @@
 #include <string>
 
 #include "base/error.h"
+#include "crypto/openssl_error.h"
 
 namespace lifeboat::crypto {
 namespace {
-
-[[noreturn]] void openssl_failed(const char* what) {
-  char buf[256] = "no details";
-  if (unsigned long e = ERR_get_error()) ERR_error_string_n(e, buf, sizeof buf);
-  ERR_clear_error();
-  throw Error(ErrorCode::kInternal, std::string("OpenSSL ") + what + " failed: " + buf);
-}
 
 // Algorithms are fetched once and kept for the life of the process: an
 // implicit fetch (EVP_sha256() and friends) looks the provider up on every
