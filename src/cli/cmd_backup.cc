@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
+#include "node/node_backup.h"
 
 namespace lifeboat::cli {
 
@@ -37,18 +38,6 @@ std::string source_directory(const std::string& path) {
     throw Error(ErrorCode::kInvalidArgument,
                 "backup path " + path + " is not a directory; back up the directory that holds it");
   return buf;
-}
-
-// The newest snapshot of the same account, node and path, if any.
-std::optional<std::pair<Id, repo::Snapshot>> find_parent(const repo::Repository& repo,
-                                                         const Flags& f, const std::string& root) {
-  auto all = repo.list_snapshots();  // oldest first
-  for (auto it = all.rbegin(); it != all.rend(); ++it) {
-    const repo::Snapshot& s = it->second;
-    if (s.account == f.account && s.node == f.node && s.paths.size() == 1 && s.paths[0] == root)
-      return *it;
-  }
-  return std::nullopt;
 }
 
 Json summary_json(const backup::BackupResult& r) {
@@ -121,7 +110,7 @@ CommandRun setup_backup(CLI::App& app, const GlobalOptions& g) {
     options.tags = f->tags;
     options.excludes = f->excludes;
     options.force_reread = f->force;
-    if (auto parent = find_parent(*repo, *f, root)) {
+    if (auto parent = node::find_parent(repo->list_snapshots(), f->account, f->node, root)) {
       options.parent_id = parent->first;
       options.parent = std::move(parent->second);
       print_verbose(g, "using parent snapshot " + parent->first.short_hex() +

@@ -20,7 +20,7 @@ namespace {
 
 // One entry per command group, in the order `lifeboat --help` lists them.
 constexpr CommandSetup kCommands[] = {
-    setup_init,  setup_backup, setup_snapshots, setup_ls,  setup_diff,    setup_restore,
+    setup_init,  setup_backup, setup_node, setup_snapshots, setup_ls,  setup_diff,    setup_restore,
     setup_check, setup_stats,  setup_cat,       setup_key, setup_version,
 };
 

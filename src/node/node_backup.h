@@ -1,0 +1,95 @@
+// Node backup: one snapshot per account of a hosting node, all accounts
+// through one Repository (one pipeline), so content shared by accounts is
+// stored once. One account's trouble is that account's alone (law 6): it is
+// recorded in its result and the others carry on; only a failure of the
+// repository itself stops the node backup.
+//
+// Library code: nothing is printed; results and per-file trouble are
+// reported through the callbacks and the returned result.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/id.h"
+#include "repo/repository.h"
+#include "repo/snapshot.h"
+
+namespace lifeboat::node {
+
+// The parent for a backup: the newest snapshot of the same account, node and
+// (single) path in `snapshots` (oldest first, as Repository::list_snapshots
+// returns them). Shared by `lifeboat backup` and `lifeboat node backup`.
+std::optional<std::pair<Id, repo::Snapshot>> find_parent(
+    const std::vector<std::pair<Id, repo::Snapshot>>& snapshots, const std::string& account,
+    const std::string& node, const std::string& path);
+
+enum class AccountOutcome { kOk, kPartial, kFailed };
+const char* outcome_name(AccountOutcome o);  // "ok", "partial", "failed"
+
+struct AccountResult {
+  std::string account;
+  std::string path;  // the directory backed up
+  AccountOutcome result = AccountOutcome::kFailed;
+  std::optional<Id> snapshot_id;
+  std::optional<Id> parent_id;
+  uint64_t files = 0;        // files in the snapshot (new + changed + unmodified)
+  uint64_t bytes_total = 0;
+  uint64_t bytes_read = 0;
+  // New blob bytes seen by the repository while this account ran; with
+  // accounts running concurrently this includes the others' (see
+  // NodeBackupResult::bytes_added for the exact node total).
+  uint64_t bytes_added = 0;
+  uint64_t errors = 0;       // entries that could not be read
+  double duration_seconds = 0;
+  std::string error;         // why the account failed (result kFailed)
+};
+
+struct NodeBackupOptions {
+  std::string root;                   // the node's account root, e.g. /home
+  std::string node;                   // node name, recorded in every snapshot
+  std::vector<std::string> accounts;  // account = directory name under root
+  std::vector<std::string> tags;      // in addition to "node:<node>"
+  std::vector<std::string> excludes;  // passed to every account's backup
+  // Accounts backed up at once. Keep 1 until Repository::flush() may be
+  // called from several threads at once: each run_backup ends with a flush
+  // that takes every packer one by one, so two concurrent flushes can each
+  // hold some and wait forever for the rest.
+  size_t parallel_accounts = 1;
+  size_t io_threads_per_account = 4;
+  std::function<UnixNanos()> clock;   // injected for tests; wall clock otherwise
+  // Called (from worker threads, serialized) when an account starts/ends.
+  std::function<void(const std::string& account)> on_account_start;
+  std::function<void(const AccountResult&)> on_account_done;
+  // Per-entry trouble inside an account (the snapshot is then partial).
+  // May be called from many threads at once.
+  std::function<void(const std::string& account, const std::string& path,
+                     const std::string& message)>
+      on_file_error;
+};
+
+struct NodeBackupResult {
+  std::string node;
+  std::vector<AccountResult> accounts;  // in the order of options.accounts
+  size_t ok = 0, partial = 0, failed = 0;
+  uint64_t files = 0;
+  uint64_t bytes_total = 0;  // sum over the accounts' snapshots
+  uint64_t bytes_read = 0;
+  uint64_t bytes_added = 0;   // new blob bytes for the whole node (deduplicated)
+  uint64_t bytes_stored = 0;  // bytes written to the repository
+  double duration_seconds = 0;
+  bool all_ok() const { return partial == 0 && failed == 0; }
+};
+
+// Backs up every account. Throws lifeboat::Error only when the repository
+// fails (a write failure while reading files, or a flush that fails after
+// an account's error) (no account after that is started; the error is rethrown once the
+// running ones stopped). Account failures are in the result.
+NodeBackupResult run_node_backup(repo::Repository& repo, const NodeBackupOptions& options);
+
+}  // namespace lifeboat::node
