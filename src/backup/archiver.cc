@@ -370,6 +370,12 @@ BackupResult Archiver::run() {
   } join_scanner{scanner, stop_scan_};
   walk_.submit([this, job] { process_dir(job); });
   walk_.run_until_idle();
+  // The walk is complete, so its counts are the exact totals (a scanner
+  // still running would be behind): stop it and publish them.
+  stop_scan_ = true;
+  if (scanner.joinable()) scanner.join();
+  options_.progress->files_seen = options_.progress->files_done.load();
+  options_.progress->bytes_seen = options_.progress->bytes_done.load();
   options_.progress->walk_finished = true;
   cpu_pool_.wait();
   if (!root_tree_) throw Error(ErrorCode::kInternal, "backup of " + root_ + " produced no tree");

@@ -253,6 +253,9 @@ void Repository::write_index_segment(std::vector<PackInfo> packs) {
 }
 
 void Repository::flush() {
+  // Two flushes taking packers one by one could each hold some and wait for
+  // the other's forever.
+  std::lock_guard flush_lock(flush_mu_);
   // Take every packer (waiting for busy ones), finish the non-empty ones.
   std::vector<PackWriter*> taken;
   for (size_t i = 0; i < packers_.size(); ++i) taken.push_back(acquire_packer());

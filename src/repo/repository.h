@@ -155,6 +155,7 @@ class Repository {
   // Upload stage.
   BoundedQueue<PackWriter::Finished> upload_queue_;
   std::vector<std::thread> uploaders_;
+  std::mutex flush_mu_;  // one flush at a time: each takes every packer
   mutable std::mutex upload_mu_;
   std::condition_variable upload_cv_;
   size_t uploads_pending_ = 0;  // queued or being written
