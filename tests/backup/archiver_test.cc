@@ -10,19 +10,13 @@
 #include "backend/mem_backend.h"
 #include "base/error.h"
 #include "support/fidelity_tree.h"
+#include "support/mem_repo.h"
 #include "support/temp_dir.h"
 
 namespace lifeboat::backup {
 namespace {
 
-struct Fixture {
-  std::shared_ptr<backend::MemBackend> be = std::make_shared<backend::MemBackend>();
-  std::unique_ptr<repo::Repository> repo;
-  Fixture() {
-    repo::Repository::init(*be, "pw", crypto::KdfParams::for_tests(), {});
-    repo = repo::Repository::open(be, "pw");
-  }
-};
+using Fixture = test::MemRepo;
 
 void write_file(const std::string& path, const std::string& content) {
   std::ofstream(path, std::ios::binary) << content;

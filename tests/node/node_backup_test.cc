@@ -14,19 +14,13 @@
 #include "backend/mem_backend.h"
 #include "base/error.h"
 #include "node/accounts.h"
+#include "support/mem_repo.h"
 #include "support/temp_dir.h"
 
 namespace lifeboat::node {
 namespace {
 
-struct Fixture {
-  std::shared_ptr<backend::MemBackend> be = std::make_shared<backend::MemBackend>();
-  std::unique_ptr<repo::Repository> repo;
-  Fixture() {
-    repo::Repository::init(*be, "pw", crypto::KdfParams::for_tests(), {});
-    repo = repo::Repository::open(be, "pw");
-  }
-};
+using Fixture = test::MemRepo;
 
 std::string random_bytes(size_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
