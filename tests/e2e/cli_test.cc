@@ -832,12 +832,19 @@ TEST_F(CliTest, FullDiskDuringBackup) {
 
 TEST_F(CliTest, InterruptExits130) {
   init();
+  // The password command marks that lifeboat is running (its signal
+  // handling is set up first thing in main), then stalls; ^C arrives then,
+  // however slowly a loaded machine starts the process.
+  std::string marker = dir_.sub("password-command-started");
   auto started = std::chrono::steady_clock::now();
   Result r = lb({"snapshots"},
                 {{"LIFEBOAT_PASSWORD", std::nullopt},
-                 {"LIFEBOAT_PASSWORD_COMMAND", std::string("sleep 5; echo '") + kPassword + "'"}},
-                [](pid_t pid) {
-                  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+                 {"LIFEBOAT_PASSWORD_COMMAND",
+                  "touch '" + marker + "'; sleep 5; echo '" + std::string(kPassword) + "'"}},
+                [marker, &started](pid_t pid) {
+                  for (int i = 0; i < 1000 && !stdfs::exists(marker); ++i)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                  started = std::chrono::steady_clock::now();
                   kill(-pid, SIGINT);  // the whole process group, like ^C on a terminal
                 });
   double seconds =
