@@ -58,7 +58,7 @@ class Archiver {
         options_(options),
         chunker_(repo.gear(), repo.config().chunker),
         cpu_pool_(2, 4),
-        reader_(repo, chunker_, cpu_pool_, options.test_hook),
+        reader_(repo, chunker_, cpu_pool_, tally_, options.test_hook),
         walk_(std::max<size_t>(1, options.io_threads)) {
     if (!options_.progress) options_.progress = &own_progress_;
   }
@@ -80,6 +80,8 @@ class Archiver {
   BackupOptions options_;
   chunk::Chunker chunker_;
   ThreadPool cpu_pool_;
+  // What this backup stored (exact even when other backups share repo_).
+  repo::SaveTally tally_;
   FileReader reader_;
   WorkQueue walk_;
   BackupProgress own_progress_;
@@ -290,7 +292,7 @@ void Archiver::finalize(const std::shared_ptr<DirJob>& job) {
   tree.nodes.reserve(job->nodes.size());
   for (size_t i = 0; i < job->nodes.size(); ++i)
     if (!job->dropped[i]) tree.nodes.push_back(std::move(job->nodes[i]));
-  Id id = repo_.save_tree(tree);
+  Id id = repo_.save_tree(tree, &tally_);
   job->nodes.clear();
   job->nodes.shrink_to_fit();
   if (job->parent) {
@@ -344,7 +346,6 @@ void Archiver::scan_totals() {
 BackupResult Archiver::run() {
   auto clock = options_.clock ? options_.clock : now_unix_nanos;
   const UnixNanos started = clock();
-  auto stats_before = repo_.stats();
 
   struct stat st;
   if (::stat(root_.c_str(), &st) != 0) throw_errno("cannot back up " + root_);
@@ -383,11 +384,10 @@ BackupResult Archiver::run() {
   root_node.subtree = *root_tree_;
   repo::Tree top;
   top.nodes.push_back(root_node);
-  Id top_id = repo_.save_tree(top);
+  Id top_id = repo_.save_tree(top, &tally_);
   // Law 2: packs, then the index segment naming them, then the snapshot.
   repo_.flush();
 
-  auto stats_after = repo_.stats();
   repo::Snapshot snap;
   snap.time = started;
   snap.node = options_.node;
@@ -407,9 +407,9 @@ BackupResult Archiver::run() {
   }
   snap.summary.started = started;
   snap.summary.finished = clock();
-  snap.summary.blobs_added = stats_after.blobs_added - stats_before.blobs_added;
-  snap.summary.bytes_added = stats_after.bytes_added - stats_before.bytes_added;
-  snap.summary.bytes_stored = stats_after.bytes_stored - stats_before.bytes_stored;
+  snap.summary.blobs_added = tally_.blobs.load();
+  snap.summary.bytes_added = tally_.bytes.load();
+  snap.summary.bytes_stored = tally_.bytes_stored.load();
   snap.partial = snap.summary.errors > 0;
   snap.program_version = "lifeboat 0.1.0";
 

@@ -168,7 +168,7 @@ void FileReader::emit_chunk(ByteView chunk, bool large_file, FileReadResult& out
   if (repo_.index().contains(id)) return;
   if (!large_file) {
     try {
-      repo_.save_blob(repo::BlobType::kData, id, chunk);
+      repo_.save_blob(repo::BlobType::kData, id, chunk, &tally_);
     } catch (const Error& e) {
       throw RepositoryError(e);
     }
@@ -178,7 +178,8 @@ void FileReader::emit_chunk(ByteView chunk, bool large_file, FileReadResult& out
   // The copy is one memcpy per ~1 MiB chunk; the pool's bounded backlog
   // bounds the memory.
   auto copy = std::make_shared<Bytes>(chunk.begin(), chunk.end());
-  cpu_pool_.submit([this, id, copy] { repo_.save_blob(repo::BlobType::kData, id, *copy); });
+  cpu_pool_.submit(
+      [this, id, copy] { repo_.save_blob(repo::BlobType::kData, id, *copy, &tally_); });
 }
 
 }  // namespace lifeboat::backup

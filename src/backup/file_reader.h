@@ -39,9 +39,14 @@ class FileReader {
   // `cpu_pool` takes chunk saves of large files so one big file keeps both
   // cores busy; small files are saved inline on the calling thread.
   using Hook = std::function<void(const std::string& path, const char* stage)>;
+  // Blobs this reader stores are counted in `tally`.
   FileReader(repo::Repository& repo, const chunk::Chunker& chunker, ThreadPool& cpu_pool,
-             Hook test_hook = {})
-      : repo_(repo), chunker_(chunker), cpu_pool_(cpu_pool), hook_(std::move(test_hook)) {}
+             repo::SaveTally& tally, Hook test_hook = {})
+      : repo_(repo),
+        chunker_(chunker),
+        cpu_pool_(cpu_pool),
+        tally_(tally),
+        hook_(std::move(test_hook)) {}
 
   // Opens and reads `path`. Throws lifeboat::Error (kNotFound if it vanished,
   // kPermission, kIo) naming the path.
@@ -58,6 +63,7 @@ class FileReader {
   repo::Repository& repo_;
   const chunk::Chunker& chunker_;
   ThreadPool& cpu_pool_;
+  repo::SaveTally& tally_;
   Hook hook_;
 
   // Buffers for files of at least one max-size chunk (2 x max chunk each).

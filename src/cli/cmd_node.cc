@@ -27,6 +27,7 @@ struct BackupFlags {
   std::vector<std::string> exclude_account;
   std::vector<std::string> excludes;
   std::vector<std::string> tags;
+  size_t parallel = 2;
 };
 
 struct StatusFlags {
@@ -92,6 +93,7 @@ int run_node_backup(const BackupFlags& f, const GlobalOptions& g) {
                                           " (check the root, --accounts-file and --include/--exclude-account)");
   o.tags = f.tags;
   o.excludes = f.excludes;
+  o.parallel_accounts = f.parallel;
   o.on_file_error = [](const std::string& account, const std::string& path,
                        const std::string& message) {
     print_warning("account " + printable(account) + ": " + printable(path) + ": " + message);
@@ -196,6 +198,9 @@ CommandRun setup_node(CLI::App& app, const GlobalOptions& g) {
       ->allow_extra_args(false);
   b->add_option("--tag", bf->tags, "a tag for every snapshot (repeatable)")
       ->allow_extra_args(false);
+  b->add_option("--parallel", bf->parallel,
+                "accounts backed up at once through the shared pipeline (default 2)")
+      ->check(CLI::Range(1, 64));
 
   auto* s = cmd->add_subcommand("status", "newest snapshot, age, size and result of every account");
   s->fallthrough();

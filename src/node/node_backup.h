@@ -41,9 +41,8 @@ struct AccountResult {
   uint64_t files = 0;        // files in the snapshot (new + changed + unmodified)
   uint64_t bytes_total = 0;
   uint64_t bytes_read = 0;
-  // New blob bytes seen by the repository while this account ran; with
-  // accounts running concurrently this includes the others' (see
-  // NodeBackupResult::bytes_added for the exact node total).
+  // Plaintext bytes of the blobs this account's backup stored (content
+  // another account stored first counts there, not here).
   uint64_t bytes_added = 0;
   uint64_t errors = 0;       // entries that could not be read
   double duration_seconds = 0;
@@ -56,11 +55,11 @@ struct NodeBackupOptions {
   std::vector<std::string> accounts;  // account = directory name under root
   std::vector<std::string> tags;      // in addition to "node:<node>"
   std::vector<std::string> excludes;  // passed to every account's backup
-  // Accounts backed up at once. Keep 1 until Repository::flush() may be
-  // called from several threads at once: each run_backup ends with a flush
-  // that takes every packer one by one, so two concurrent flushes can each
-  // hold some and wait forever for the rest.
-  size_t parallel_accounts = 1;
+  // Accounts backed up at once, all through `repo` (its packers, upload
+  // threads and index are shared, so content common to accounts is stored
+  // once). Each account's snapshot is saved after a flush that makes that
+  // account's blobs durable, whatever the others are doing.
+  size_t parallel_accounts = 2;
   size_t io_threads_per_account = 4;
   std::function<UnixNanos()> clock;   // injected for tests; wall clock otherwise
   // Called (from worker threads, serialized) when an account starts/ends.

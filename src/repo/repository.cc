@@ -152,10 +152,11 @@ PackWriter* Repository::acquire_packer() {
 
 void Repository::release_packer(PackWriter* packer, bool full) {
   if (full) {
-    PackWriter::Finished f = packer->finish();
+    FinishedPack f{packer->finish(), 0};
     {
       std::lock_guard lock(upload_mu_);
-      ++uploads_pending_;
+      f.ticket = next_upload_++;
+      uploads_pending_.insert(f.ticket);
     }
     upload_queue_.push(std::move(f));
   }
@@ -164,12 +165,28 @@ void Repository::release_packer(PackWriter* packer, bool full) {
   packer_cv_.notify_one();
 }
 
-bool Repository::save_blob(BlobType type, const Id& id, ByteView plaintext) {
+bool Repository::save_blob(BlobType type, const Id& id, ByteView plaintext, SaveTally* tally) {
   if (index_.contains(id)) return false;
+  uint64_t epoch;
   {
     std::lock_guard lock(inflight_mu_);
     if (!inflight_.insert(id).second) return false;
+    epoch = epoch_;
+    ++unpacked_[epoch & 1];
   }
+  // However this call ends, the blob stops counting as "claimed but not in
+  // a packer" (a flush waits for that count to drain).
+  struct Packed {
+    Repository& repo;
+    uint64_t epoch;
+    bool failed = true;
+    ~Packed() {
+      std::lock_guard lock(repo.inflight_mu_);
+      if (failed) repo.inflight_.erase(id_);
+      if (--repo.unpacked_[epoch & 1] == 0) repo.packed_cv_.notify_all();
+    }
+    Id id_;
+  } packed{*this, epoch, true, id};
   rethrow_upload_error();
 
   thread_local Bytes compressed;
@@ -188,56 +205,65 @@ bool Repository::save_blob(BlobType type, const Id& id, ByteView plaintext) {
     packer->add(type, id, c, static_cast<uint32_t>(plaintext.size()), stored);
   } catch (...) {
     release_packer(packer, false);
-    std::lock_guard lock(inflight_mu_);
-    inflight_.erase(id);
     throw;
   }
+  packed.failed = false;
   release_packer(packer, packer->size() >= config_.pack_size);
+  if (tally) {
+    tally->blobs.fetch_add(1, std::memory_order_relaxed);
+    tally->bytes.fetch_add(plaintext.size(), std::memory_order_relaxed);
+    tally->bytes_stored.fetch_add(stored.size() + crypto::kTagSize, std::memory_order_relaxed);
+  }
   return true;
 }
 
 void Repository::upload_loop() {
   while (auto finished = upload_queue_.pop()) {
-    PackInfo info{finished->id, finished->salt, std::move(finished->entries)};
-    std::vector<PackInfo> segment;
+    PackWriter::Finished& pack = finished->pack;
+    PackInfo info{pack.id, pack.salt, std::move(pack.entries)};
+    auto done = [&] {
+      std::lock_guard lock(upload_mu_);
+      uploads_pending_.erase(finished->ticket);
+      upload_cv_.notify_all();
+    };
     try {
-      backend_->save({ObjectType::kData, finished->id.hex()}, finished->bytes);
+      backend_->save({ObjectType::kData, pack.id.hex()}, pack.bytes);
       index_.add_pack(info);
     } catch (...) {
       {
         std::lock_guard lock(inflight_mu_);
         for (const auto& e : info.entries) inflight_.erase(e.id);
       }
-      std::lock_guard lock(upload_mu_);
-      if (!upload_error_) upload_error_ = std::current_exception();
-      --uploads_pending_;
-      upload_cv_.notify_all();
+      {
+        std::lock_guard lock(upload_mu_);
+        if (!upload_error_) upload_error_ = std::current_exception();
+      }
+      done();
       continue;
     }
     {
       std::lock_guard lock(inflight_mu_);
       for (const auto& e : info.entries) inflight_.erase(e.id);
     }
+    bool segment_full;
     {
       std::lock_guard lock(upload_mu_);
       stats_.packs_written++;
       stats_.blobs_added += info.entries.size();
       for (const auto& e : info.entries) stats_.bytes_added += e.raw_length;
-      stats_.bytes_stored += finished->bytes.size();
+      stats_.bytes_stored += pack.bytes.size();
       unindexed_packs_.push_back(std::move(info));
-      if (unindexed_packs_.size() >= kPacksPerSegment) segment.swap(unindexed_packs_);
+      segment_full = unindexed_packs_.size() >= kPacksPerSegment;
     }
-    if (!segment.empty()) {
+    done();
+    if (segment_full) {
       try {
-        write_index_segment(std::move(segment));
+        write_unindexed_packs();
       } catch (...) {
         std::lock_guard lock(upload_mu_);
         if (!upload_error_) upload_error_ = std::current_exception();
       }
     }
-    std::lock_guard lock(upload_mu_);
-    --uploads_pending_;
-    upload_cv_.notify_all();
   }
 }
 
@@ -246,7 +272,15 @@ void Repository::rethrow_upload_error() {
   if (upload_error_) std::rethrow_exception(upload_error_);
 }
 
-void Repository::write_index_segment(std::vector<PackInfo> packs) {
+void Repository::write_unindexed_packs() {
+  // Held from taking the packs until their segment is durable: a flush that
+  // finds nothing left to write knows no segment is still being written.
+  std::lock_guard segment_lock(segment_mu_);
+  std::vector<PackInfo> packs;
+  {
+    std::lock_guard lock(upload_mu_);
+    packs.swap(unindexed_packs_);
+  }
   if (packs.empty()) return;
   Bytes sealed = encode_index_segment(keys_.encryption, packs);
   backend_->save({ObjectType::kIndex, crypto::sha256(sealed).hex()}, sealed);
@@ -256,21 +290,32 @@ void Repository::flush() {
   // Two flushes taking packers one by one could each hold some and wait for
   // the other's forever.
   std::lock_guard flush_lock(flush_mu_);
-  // Take every packer (waiting for busy ones), finish the non-empty ones.
+  // 1. Blobs claimed before now (by any thread) reach a packer. Claims made
+  //    from here on count in the new epoch and are not waited for.
+  {
+    std::unique_lock lock(inflight_mu_);
+    const uint64_t previous = epoch_++;
+    packed_cv_.wait(lock, [&] { return unpacked_[previous & 1] == 0; });
+  }
+  // 2. Take every packer (waiting for busy ones), finish the non-empty ones.
   std::vector<PackWriter*> taken;
   for (size_t i = 0; i < packers_.size(); ++i) taken.push_back(acquire_packer());
   for (PackWriter* p : taken) release_packer(p, !p->empty());
-  {
-    std::unique_lock lock(upload_mu_);
-    upload_cv_.wait(lock, [&] { return uploads_pending_ == 0; });
-  }
-  rethrow_upload_error();
-  std::vector<PackInfo> segment;
+  uint64_t last_ticket;  // every pack finished so far, the ones just finished included
   {
     std::lock_guard lock(upload_mu_);
-    segment.swap(unindexed_packs_);
+    last_ticket = next_upload_;
   }
-  write_index_segment(std::move(segment));
+  // 3. Their uploads end (packs other threads finish later are not waited for).
+  {
+    std::unique_lock lock(upload_mu_);
+    upload_cv_.wait(lock, [&] {
+      return uploads_pending_.empty() || *uploads_pending_.begin() >= last_ticket;
+    });
+  }
+  rethrow_upload_error();
+  // 4. An index segment lists them (possibly with later packs: harmless).
+  write_unindexed_packs();
 }
 
 BlobStoreStats Repository::stats() const {
@@ -303,10 +348,10 @@ Tree Repository::load_tree(const Id& id) const {
   }
 }
 
-Id Repository::save_tree(const Tree& tree) {
+Id Repository::save_tree(const Tree& tree, SaveTally* tally) {
   Bytes raw = encode_tree(tree);
   Id id = hash(raw);
-  save_blob(BlobType::kTree, id, raw);
+  save_blob(BlobType::kTree, id, raw, tally);
   return id;
 }
 

@@ -2,9 +2,10 @@
 // them together. Everything above this layer stores and loads blobs and
 // snapshots through here and never sees pack or object layout.
 //
-// Thread safety: save_blob, load_blob, hash and the snapshot calls may be used
-// from many threads at once. flush() must not race with save_blob calls of the
-// same logical batch (call it once producers are done).
+// Thread safety: everything may be used from many threads at once, including
+// several backups sharing one Repository: flush() makes durable and indexed
+// every blob whose save_blob call (or a concurrent call for the same blob)
+// began before the flush did, whatever other threads keep saving meanwhile.
 #pragma once
 
 #include <atomic>
@@ -15,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <set>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -39,6 +41,14 @@ struct RepositoryOptions {
   size_t upload_queue = 2;     // finished packs waiting for an upload slot
   // Warnings (damaged index segment skipped, ...). Never prints by itself.
   std::function<void(const std::string&)> warn;
+};
+
+// What one caller (one backup among several sharing the Repository) added:
+// the blobs its own save_blob calls stored.
+struct SaveTally {
+  std::atomic<uint64_t> blobs{0};
+  std::atomic<uint64_t> bytes{0};         // plaintext bytes
+  std::atomic<uint64_t> bytes_stored{0};  // compressed and encrypted bytes
 };
 
 struct BlobStoreStats {
@@ -86,11 +96,16 @@ class Repository {
 
   // Stores the blob unless the repository already has it (or another thread
   // is storing it right now). Returns true if this call stored it. The blob
-  // is durable and indexed only after flush().
-  bool save_blob(BlobType type, const Id& id, ByteView plaintext);
+  // is durable and indexed only after flush(). A stored blob is counted in
+  // `tally` if one is given.
+  bool save_blob(BlobType type, const Id& id, ByteView plaintext, SaveTally* tally = nullptr);
 
-  // Writes every open pack, waits for all uploads, and writes one index
-  // segment listing them. Packs are durable before the segment (law 2).
+  // Makes every blob saved before this call durable and indexed: waits until
+  // blobs being compressed are in a pack, writes every open pack, waits for
+  // those packs' uploads (not for packs other threads finish later) and
+  // writes an index segment listing them. Packs are durable before the
+  // segment, the segment before flush returns (law 2), so a snapshot saved
+  // afterwards never names a blob that is not in the repository.
   void flush();
 
   // Loads and verifies one blob. Throws kNotFound if the index does not know
@@ -98,7 +113,7 @@ class Repository {
   Bytes load_blob(BlobType type, const Id& id) const;
   Tree load_tree(const Id& id) const;
   // Stores a tree blob (deduplicated like any blob) and returns its id.
-  Id save_tree(const Tree& tree);
+  Id save_tree(const Tree& tree, SaveTally* tally = nullptr);
 
   BlobStoreStats stats() const;
 
@@ -126,12 +141,13 @@ class Repository {
 
   struct FinishedPack {
     PackWriter::Finished pack;
+    uint64_t ticket;  // in uploads_pending_ until written (or failed)
   };
   PackWriter* acquire_packer();
   void release_packer(PackWriter* packer, bool full);
   void upload_loop();
   void rethrow_upload_error();
-  void write_index_segment(std::vector<PackInfo> packs);
+  void write_unindexed_packs();
 
   std::shared_ptr<backend::Backend> backend_;
   MasterKeys keys_;
@@ -145,6 +161,12 @@ class Repository {
   // Blobs being saved but not yet uploaded and indexed.
   std::mutex inflight_mu_;
   std::unordered_set<Id, IdHash> inflight_;
+  // Blobs claimed in inflight_ but not yet added to a packer, counted per
+  // flush epoch (parity): a flush starts a new epoch and waits until the
+  // previous one has none left. Guarded by inflight_mu_.
+  uint64_t epoch_ = 0;
+  uint64_t unpacked_[2] = {0, 0};
+  std::condition_variable packed_cv_;
 
   // Packers: idle ones wait in `idle_packers_`.
   std::mutex packer_mu_;
@@ -153,12 +175,14 @@ class Repository {
   std::vector<PackWriter*> idle_packers_;
 
   // Upload stage.
-  BoundedQueue<PackWriter::Finished> upload_queue_;
+  BoundedQueue<FinishedPack> upload_queue_;
   std::vector<std::thread> uploaders_;
-  std::mutex flush_mu_;  // one flush at a time: each takes every packer
+  std::mutex flush_mu_;    // one flush at a time: each takes every packer
+  std::mutex segment_mu_;  // held while taking and writing unindexed packs
   mutable std::mutex upload_mu_;
   std::condition_variable upload_cv_;
-  size_t uploads_pending_ = 0;  // queued or being written
+  uint64_t next_upload_ = 0;          // ticket of the next finished pack
+  std::set<uint64_t> uploads_pending_;  // tickets queued or being written
   std::exception_ptr upload_error_;
   std::vector<PackInfo> unindexed_packs_;  // durable packs not yet in a segment
   BlobStoreStats stats_;

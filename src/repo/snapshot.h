@@ -25,7 +25,7 @@ struct SnapshotSummary {
   uint64_t bytes_read = 0;        // bytes actually read from disk
   uint64_t blobs_added = 0;
   uint64_t bytes_added = 0;       // plaintext bytes of new blobs
-  uint64_t bytes_stored = 0;      // bytes written to the repository (packs)
+  uint64_t bytes_stored = 0;      // blob bytes written (compressed and encrypted)
   uint64_t errors = 0;            // entries that could not be read fully
 };
 
