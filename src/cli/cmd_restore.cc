@@ -24,6 +24,7 @@ struct Flags {
   std::vector<std::string> includes;
   std::vector<std::string> excludes;
   bool no_owner = false;
+  bool verify = false;
 };
 
 // Creates the target directory and its parents, so that a target that can
@@ -70,6 +71,8 @@ Json result_json(const Id& id, const Flags& f, const std::string& subpath,
               {"bytes", r.bytes},
               {"errors", r.errors},
               {"damaged", r.damaged},
+              {"verified", f.verify ? Json(r.errors == 0 && r.mismatches == 0) : Json(nullptr)},
+              {"mismatches", r.mismatches},
               {"duration_seconds", seconds}};
 }
 
@@ -89,6 +92,9 @@ CommandRun setup_restore(CLI::App& app, const GlobalOptions& g) {
       ->allow_extra_args(false);
   cmd->add_option("--account", f->account, "with 'latest': the newest snapshot of this account");
   cmd->add_flag("--no-owner", f->no_owner, "do not restore numeric owners (uid/gid)");
+  cmd->add_flag("--verify", f->verify,
+                "read everything back once restored and compare it with the snapshot "
+                "(content, sizes, modes, owners, times, xattrs, links)");
 
   return [f, &g]() -> int {
     std::string ref = f->snapshot;
@@ -109,6 +115,7 @@ CommandRun setup_restore(CLI::App& app, const GlobalOptions& g) {
     options.includes = f->includes;
     options.excludes = f->excludes;
     options.restore_owner = !f->no_owner;
+    options.verify = f->verify;
     options.on_error = [](const std::string& path, const std::string& message) {
       print_warning(printable(path) + ": " + message);
     };
@@ -135,11 +142,19 @@ CommandRun setup_restore(CLI::App& app, const GlobalOptions& g) {
       if (result.damaged > 0)
         text += fmt::format("{} already damaged when backed up (restored as read)\n",
                             count_of(result.damaged, "entry was", "entries were"));
+      if (f->verify && result.mismatches == 0 && result.errors == 0)
+        text += "verified: everything restored matches the snapshot\n";
       print_out(text);
     }
     if (result.errors > 0) {
       print_error(fmt::format("{} could not be restored into {} (see the warnings above)",
                               count_of(result.errors, "entry", "entries"), f->target));
+      return kExitPartial;
+    }
+    if (result.mismatches > 0) {
+      print_error(fmt::format("{} in {} differ from the snapshot after restore (see the "
+                              "warnings above); restore again",
+                              count_of(result.mismatches, "entry", "entries"), f->target));
       return kExitPartial;
     }
     return kExitOk;

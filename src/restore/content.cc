@@ -39,7 +39,7 @@ ContentRestorer::ContentRestorer(repo::Repository& repo, FileTable& files, Repor
                                  ContentOptions options)
     : repo_(repo), files_(files), reporter_(reporter), options_(options) {}
 
-void ContentRestorer::plan(std::vector<BlobRef> refs) {
+void ContentRestorer::plan(std::vector<BlobRef> refs, const std::vector<uint32_t>* file_rank) {
   refs_ = std::move(refs);
   std::sort(refs_.begin(), refs_.end(), [](const BlobRef& a, const BlobRef& b) {
     if (a.blob != b.blob) return a.blob < b.blob;
@@ -68,8 +68,13 @@ void ContentRestorer::plan(std::vector<BlobRef> refs) {
     }
     auto [p, added] = pack_index.emplace(loc->pack, static_cast<uint32_t>(packs_.size()));
     if (added) packs_.emplace_back(loc->pack, loc->salt);
-    blobs_.push_back(
-        BlobJob{loc->entry, p->second, static_cast<uint32_t>(i), static_cast<uint32_t>(j)});
+    uint32_t rank = 0;
+    if (file_rank) {
+      rank = UINT32_MAX;
+      for (size_t k = i; k < j; ++k) rank = std::min(rank, (*file_rank)[refs_[k].file]);
+    }
+    blobs_.push_back(BlobJob{loc->entry, rank, p->second, static_cast<uint32_t>(i),
+                             static_cast<uint32_t>(j)});
     for (size_t k = i; k < j; ++k) {
       if (refs_[k].length != loc->entry.raw_length) {
         files_.mark_failed(refs_[k].file, "the snapshot says blob " + blob.hex() + " has " +
@@ -87,6 +92,7 @@ void ContentRestorer::plan(std::vector<BlobRef> refs) {
   for (uint32_t f = 0; f < parts.size(); ++f) files_.expect_parts(f, parts[f]);
 
   std::sort(blobs_.begin(), blobs_.end(), [](const BlobJob& a, const BlobJob& b) {
+    if (a.rank != b.rank) return a.rank < b.rank;
     return a.pack != b.pack ? a.pack < b.pack : a.entry.offset < b.entry.offset;
   });
   for (uint32_t b = 0; b < blobs_.size(); ++b) {

@@ -50,7 +50,11 @@ class ContentRestorer {
                   ContentOptions options);
 
   // Sets how many parts each file waits for. Call once, before run().
-  void plan(std::vector<BlobRef> refs);
+  // With `file_rank` (a rank per file; a batch gives each item's files the
+  // item's position), ranges are fetched in rank order: a blob goes with the
+  // lowest-ranked file that needs it, so the first items complete first
+  // while content they share with later ones is written everywhere at once.
+  void plan(std::vector<BlobRef> refs, const std::vector<uint32_t>* file_rank = nullptr);
 
   // Fetches and writes everything. `side_work` runs on the calling thread
   // meanwhile (the restorer creates content-less files there). Returns when
@@ -62,6 +66,7 @@ class ContentRestorer {
  private:
   struct BlobJob {
     repo::PackEntry entry;
+    uint32_t rank;        // lowest rank of the files it goes to
     uint32_t pack;        // index into packs_
     uint32_t refs_begin;  // refs_[refs_begin, refs_end) are the places it goes
     uint32_t refs_end;
@@ -95,7 +100,7 @@ class ContentRestorer {
   const ContentOptions options_;
 
   std::vector<BlobRef> refs_;   // sorted by blob
-  std::vector<BlobJob> blobs_;  // sorted by (pack, offset)
+  std::vector<BlobJob> blobs_;  // sorted by (rank, pack, offset)
   std::vector<std::pair<Id, repo::PackSalt>> packs_;
   std::vector<Range> ranges_;
   std::atomic<size_t> next_range_{0};

@@ -56,6 +56,11 @@ FileTable::~FileTable() {
     if (slots_[i].fd >= 0) close(slots_[i].fd);
 }
 
+void FileTable::set_groups(std::vector<uint32_t> group, std::vector<Reporter*> reporters) {
+  group_ = std::move(group);
+  reporters_ = std::move(reporters);
+}
+
 void FileTable::expect_parts(uint32_t f, uint32_t parts) {
   slots_[f].parts = parts;
   slots_[f].remaining.store(parts);
@@ -185,7 +190,7 @@ void FileTable::write_part(uint32_t f, uint64_t offset, ByteView data, bool zero
     }
     release(f);
   }
-  reporter_.bytes_done(data.size());
+  reporter(f).bytes_done(data.size());
   part_done(f);
 }
 
@@ -206,12 +211,25 @@ void FileTable::finish(uint32_t f) {
   if (reporter_.aborted()) return;
   Slot& s = slots_[f];
   const PlannedFile& pf = files_[f];
-  if (s.unopenable.load()) return;
+  if (s.unopenable.load()) {
+    completed(f);
+    return;
+  }
+  if (pf.present) {
+    {
+      std::lock_guard lock(mu_);
+      s.created = true;
+    }
+    reporter(f).file_done();
+    completed(f);
+    return;
+  }
   int fd;
   try {
     fd = acquire(f);
   } catch (const Error& e) {
     handle_error(f, e);
+    completed(f);
     return;
   }
   try {
@@ -235,14 +253,15 @@ void FileTable::finish(uint32_t f) {
     handle_error(f,
                  Error(error_code_from_errno(err), "close " + path(f) + ": " + std::strerror(err)));
   }
-  if (!s.failed.load()) reporter_.file_done();
+  if (!s.failed.load()) reporter(f).file_done();
+  completed(f);
 }
 
 void FileTable::fail(uint32_t f, const std::string& message) {
   if (!slots_[f].failed.exchange(true))
-    reporter_.error(path(f), message);
+    reporter(f).error(path(f), message);
   else
-    reporter_.note(path(f), message);
+    reporter(f).note(path(f), message);
 }
 
 void FileTable::handle_error(uint32_t f, const Error& e) {

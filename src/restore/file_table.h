@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -51,6 +52,10 @@ struct PlannedFile {
   // Holes or several parts: truncated to size when created, and parts that
   // are all zero bytes are not written (they stay holes too).
   bool sparse = false;
+  // Already complete in the target (a resumed restore found it with its
+  // final size and modification time, which are set only once a file's
+  // content is complete): neither written nor touched again.
+  bool present = false;
 };
 
 class FileTable {
@@ -60,6 +65,15 @@ class FileTable {
   ~FileTable();  // closes whatever is still open (an aborted run)
   FileTable(const FileTable&) = delete;
   FileTable& operator=(const FileTable&) = delete;
+
+  // A batch: file f belongs to item group[f], whose reporter counts its
+  // errors and progress. Without groups everything goes to the reporter
+  // given above. Call before content starts.
+  void set_groups(std::vector<uint32_t> group, std::vector<Reporter*> reporters);
+  // Called exactly once per file when nothing more will happen to it
+  // (complete, or given up), from whichever thread finished it; not called
+  // once the run is aborted.
+  void set_on_complete(std::function<void(uint32_t f)> fn) { on_complete_ = std::move(fn); }
 
   size_t size() const { return files_.size(); }
   const PlannedFile& file(uint32_t f) const { return files_[f]; }
@@ -112,11 +126,18 @@ class FileTable {
   void finish(uint32_t f);
   void fail(uint32_t f, const std::string& message);
   void handle_error(uint32_t f, const Error& e);
+  Reporter& reporter(uint32_t f) { return group_.empty() ? reporter_ : *reporters_[group_[f]]; }
+  void completed(uint32_t f) {
+    if (on_complete_) on_complete_(f);
+  }
 
   std::vector<PlannedFile> files_;
   const DirTable& dirs_;
   DirFds& dir_fds_;
   Reporter& reporter_;
+  std::vector<uint32_t> group_;
+  std::vector<Reporter*> reporters_;
+  std::function<void(uint32_t f)> on_complete_;
   const fs::ApplyOptions apply_;
   const size_t max_open_;
   std::unique_ptr<Slot[]> slots_;

@@ -134,13 +134,14 @@ RestoreRoot find_root(repo::Repository& repo, const Id& top_tree, const std::str
   return root;
 }
 
-Plan Planner::run(RestoreRoot start) {
+Plan Planner::run(RestoreRoot start, uint32_t dir) {
   Node& root = start.node;
   const std::string& rel = start.rel;
+  if (dir != 0 && !ensure_dir(dir)) return std::move(plan_);
   if (root.type != NodeType::kDir) {
-    // A single file, symlink or special: restored as <target>/<its name>.
+    // A single file, symlink or special: restored as <dir>/<its name>.
     std::vector<Pending> none;
-    process_node(0, rel, root, !filter_.has_includes(), none);
+    process_node(dir, rel, root, !filter_.has_includes(), none);
     return std::move(plan_);
   }
 
@@ -148,16 +149,16 @@ Plan Planner::run(RestoreRoot start) {
       !filter_.has_includes() || (!rel.empty() && filter_.included(rel, base_name(rel)));
   if (root.damaged) {
     reporter_.damaged++;
-    reporter_.note(dirs_.target(),
+    reporter_.note(dirs_.path(dir),
                    "was damaged at backup time (it changed or could not be read "
                    "completely); restored with what could be read");
   }
   Id subtree = root.subtree;
   if (start.has_meta) {
-    dirs_[0].meta = metadata_only(std::move(root));
-    dirs_[0].has_meta = true;
+    dirs_[dir].meta = metadata_only(std::move(root));
+    dirs_[dir].has_meta = true;
   }
-  if (!subtree.is_zero()) walk({Pending{0, subtree, rel, included}});
+  if (!subtree.is_zero()) walk({Pending{dir, subtree, rel, included}});
   return std::move(plan_);
 }
 
@@ -340,6 +341,9 @@ void Planner::add_file(uint32_t dir, Node& node) {
   PlannedFile file;
   file.dir = dir;
   file.name = node.name;
+  // A file kept from an earlier run still lists its parts: verification
+  // reads them (the batch leaves them out of the content pass).
+  file.present = options_.keep_complete_files && already_complete(dir, node);
   uint64_t offset = 0;
   size_t data_parts = 0;
   bool holes = false;
@@ -348,7 +352,7 @@ void Planner::add_file(uint32_t dir, Node& node) {
       holes = true;
     } else if (part.length > 0) {
       plan_.refs.push_back(BlobRef{part.blob, index, static_cast<uint32_t>(part.length), offset});
-      plan_.content_bytes += part.length;
+      if (!file.present) plan_.content_bytes += part.length;
       ++data_parts;
     }
     offset += part.length;
@@ -358,6 +362,21 @@ void Planner::add_file(uint32_t dir, Node& node) {
   node.mode = safe_mode(node);
   file.meta = FileMeta::of(std::move(node));
   plan_.files.push_back(std::move(file));
+}
+
+bool Planner::already_complete(uint32_t dir, const Node& node) {
+  struct stat st;
+  try {
+    DirFd parent = dir_fds_.get(dir);
+    if (fstatat(parent->get(), node.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  } catch (const Error&) {
+    return false;
+  }
+  // FileTable sets a file's times only after its last part is written, so
+  // a file with the snapshot's size and mtime was completed by an earlier
+  // run (verification confirms it byte for byte).
+  return S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) == node.size &&
+         int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec == node.mtime_ns;
 }
 
 void Planner::add_special(uint32_t dir, Node& node) {
@@ -387,7 +406,10 @@ void Planner::add_special(uint32_t dir, Node& node) {
   reporter_.other++;
   node.mode = safe_mode(node);
   std::string name = node.name;
-  plan_.specials.push_back(PlannedSpecial{dir, std::move(name), metadata_only(std::move(node))});
+  std::string target = std::move(node.symlink_target);
+  repo::Node meta = metadata_only(std::move(node));
+  meta.symlink_target = std::move(target);
+  plan_.specials.push_back(PlannedSpecial{dir, std::move(name), std::move(meta)});
 }
 
 }  // namespace lifeboat::restore

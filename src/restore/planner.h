@@ -43,15 +43,15 @@ struct PlannedLink {
 struct PlannedSpecial {
   uint32_t dir = 0;
   std::string name;
-  repo::Node meta;
+  repo::Node meta;  // metadata and, for a symlink, its target (for verification)
 };
 
 struct Plan {
   std::vector<PlannedFile> files;
   std::vector<PlannedLink> links;
   std::vector<PlannedSpecial> specials;
-  std::vector<BlobRef> refs;
-  uint64_t content_bytes = 0;  // sum of refs' lengths
+  std::vector<BlobRef> refs;   // sorted by (file, offset); files kept (present) included
+  uint64_t content_bytes = 0;  // sum of refs' lengths, files kept excluded
 };
 
 // Where a restore starts: the snapshot's root directory, or the entry the
@@ -72,10 +72,12 @@ class Planner {
   Planner(repo::Repository& repo, const RestoreOptions& options, DirTable& dirs, DirFds& dir_fds,
           Reporter& reporter);
 
+  // Plans `root` into directory `dir` of the DirTable (0 = the target; a
+  // batch gives each item a directory of its own, which is created here).
   // Throws Error(kNoSpace) if the target is full. Trouble with single
   // entries (unreadable subtrees, names that cannot be created) is reported
   // and counted.
-  Plan run(RestoreRoot root);
+  Plan run(RestoreRoot root, uint32_t dir = 0);
 
  private:
   struct Pending {
@@ -92,6 +94,7 @@ class Planner {
   uint32_t safe_mode(const repo::Node& node) const;
   void add_file(uint32_t dir, repo::Node& node);
   void add_special(uint32_t dir, repo::Node& node);
+  bool already_complete(uint32_t dir, const repo::Node& node);
 
   repo::Repository& repo_;
   const RestoreOptions& options_;

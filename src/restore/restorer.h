@@ -51,6 +51,14 @@ struct RestoreOptions {
   std::vector<std::string> includes;
   std::vector<std::string> excludes;
   bool restore_owner = true;  // numeric uid/gid; effective only as root
+  // Resuming: a regular file already in the target with the snapshot's size
+  // and modification time is kept as it is (a restore sets a file's times
+  // only once its content is complete). Verification still reads it.
+  bool keep_complete_files = false;
+  // Read everything back once restored and compare it with the snapshot
+  // (content ids, sizes, types, modes, owners, times, xattrs, links); see
+  // verify.h. Differences are reported through on_error and counted.
+  bool verify = false;
   size_t fetch_threads = 4;   // concurrent ranged reads from the repository
   size_t worker_threads = 2;  // decrypt / decompress / verify / write
   // Files open for writing at once; 0 = automatic (at most 1000, and a
@@ -72,6 +80,7 @@ struct RestoreResult {
   uint64_t bytes = 0;    // content bytes written (holes excluded)
   uint64_t errors = 0;   // entries that could not be restored
   uint64_t damaged = 0;  // entries marked damaged in the snapshot
+  uint64_t mismatches = 0;  // with verify: entries that differ from the snapshot
 };
 
 // Restores snapshot tree `root_tree` (the snapshot's `tree` id: a top tree

@@ -439,8 +439,10 @@ TEST_F(CliTest, RestoreReproducesTheTreeExactly) {
   std::string id = backup(src, "fid");
 
   std::string out = dir_.sub("restored");
-  Result r = ok({"restore", id, "--target", out});
+  Result r = ok({"restore", id, "--target", out, "--verify"});
   EXPECT_NE(r.out.find("files:"), std::string::npos) << r;
+  EXPECT_NE(r.out.find("verified: everything restored matches the snapshot"), std::string::npos)
+      << r;
   test::CompareOptions co;
   co.owners = geteuid() == 0;
   auto diffs = test::compare_trees(src, out, co);
@@ -450,8 +452,11 @@ TEST_F(CliTest, RestoreReproducesTheTreeExactly) {
 
   // A subpath: that directory takes the root's place.
   std::string out2 = dir_.sub("restored-files");
-  json j = ok_json({"restore", "latest:files", "--target", out2, "--account", "fid"});
+  json j = ok_json(
+      {"restore", "latest:files", "--target", out2, "--account", "fid", "--verify"});
   EXPECT_EQ(j.value("errors", 1), 0);
+  EXPECT_EQ(j.value("mismatches", 1), 0);
+  EXPECT_TRUE(j.value("verified", false));
   EXPECT_GT(j.value("files", 0), 0);
   diffs = test::compare_trees(src + "/files", out2, co);
   all.clear();

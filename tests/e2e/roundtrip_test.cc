@@ -56,11 +56,13 @@ TEST(RoundTrip, FidelityTreeWithTenGiBSparseFileRestoresExactly) {
   std::string out = dir.sub("restored");
   restore::RestoreOptions ro;
   ro.on_error = [&](const std::string& p, const std::string& m) { errors.push_back(p + ": " + m); };
+  ro.verify = true;  // the restore's own check agrees with compare_trees below
   t0 = std::chrono::steady_clock::now();
   auto res = restore::run_restore(*r.repo, b.snapshot.tree, out, ro);
   double restore_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_TRUE(errors.empty()) << join_lines(errors);
   EXPECT_EQ(res.errors, 0u);
+  EXPECT_EQ(res.mismatches, 0u);
   EXPECT_LT(restore_s, 60.0);
 
   test::CompareOptions co;
