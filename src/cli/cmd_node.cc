@@ -1,6 +1,7 @@
 // lifeboat node: commands that think in hosting nodes and accounts.
 //   node backup ROOT --node N   one snapshot per account under ROOT
 //   node status --node N        newest snapshot, age, size and result per account
+//   node restore --node N -t D  every account back, smallest first (cmd_node_restore.cc)
 // The work is done in src/node/; this file parses flags and prints.
 #include <memory>
 #include <string>
@@ -210,9 +211,12 @@ CommandRun setup_node(CLI::App& app, const GlobalOptions& g) {
   s->add_option("--root", sf->root,
                 "also list the account directories under DIR, flagging those without a snapshot");
 
-  return [bf, sf, b, s, &g]() -> int {
+  NodeSubcommand restore = setup_node_restore(*cmd, g);
+
+  return [bf, sf, b, s, restore, &g]() -> int {
     if (b->parsed()) return run_node_backup(*bf, g);
     if (s->parsed()) return run_node_status(*sf, g);
+    if (restore.app->parsed()) return restore.run();
     throw Error(ErrorCode::kInvalidArgument, "node: no subcommand given; see 'lifeboat node --help'");
   };
 }

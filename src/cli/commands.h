@@ -19,6 +19,12 @@ using CommandSetup = CommandRun (*)(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_init(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_backup(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_node(CLI::App& app, const GlobalOptions& global);
+// `node restore`, a subcommand of `node` (cmd_node_restore.cc).
+struct NodeSubcommand {
+  CLI::App* app;
+  CommandRun run;
+};
+NodeSubcommand setup_node_restore(CLI::App& node_cmd, const GlobalOptions& global);
 CommandRun setup_snapshots(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_ls(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_diff(CLI::App& app, const GlobalOptions& global);

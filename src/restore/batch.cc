@@ -335,7 +335,9 @@ std::vector<ItemResult> run_batch(repo::Repository& repo, const std::string& tar
   for (size_t i = 0; i < items.size(); ++i)
     remaining[i] = spans[i].files_end - spans[i].files_begin + 1;
   auto one_less = [&](size_t i) {
-    if (remaining[i].fetch_sub(1) == 1) finishers.submit([&, i] { finish_item(i); });
+    if (remaining[i].fetch_sub(1) != 1) return;
+    results[i].restored_ns = now_ns();
+    finishers.submit([&, i] { finish_item(i); });
   };
   files.set_on_complete([&](uint32_t f) { one_less(item_of_file[f]); });
 
@@ -350,6 +352,7 @@ std::vector<ItemResult> run_batch(repo::Repository& repo, const std::string& tar
   for (size_t i = 0; i < items.size(); ++i) one_less(i);
   content.run([&] { create_contentless_files(files, top); });
   finishers.wait();
+  if (progress) progress->bytes_fetched = content.stats().bytes_read;
   top.rethrow_fatal();
   return results;
 }

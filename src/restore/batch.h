@@ -44,6 +44,7 @@ struct ItemResult {
   bool verified = false;       // verification ran and found nothing wrong
   uint64_t mismatches = 0;     // entries verification found different from the snapshot
   int64_t started_ns = 0;      // first content written (or first file done); 0 = none
+  int64_t restored_ns = 0;     // its last file complete (before links, metadata, verification)
   int64_t finished_ns = 0;     // finished (and verified)
   std::exception_ptr failure;  // nothing of it could be restored (its tree is unreadable)
   std::string failure_message;
@@ -64,6 +65,7 @@ struct BatchProgress {
   std::unique_ptr<RestoreProgress[]> items;
   std::unique_ptr<std::atomic<int>[]> phases;
   std::atomic<bool> planned{false};  // every item planned; content is flowing
+  std::atomic<uint64_t> bytes_fetched{0};  // read from the repository (set at the end)
 };
 
 struct BatchOptions {
