@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -21,8 +20,7 @@
 #include "backend/backend.h"
 #include "base/error.h"
 #include "base/hex.h"
-
-extern char** environ;
+#include "base/shell_command.h"
 
 namespace lifeboat::cli {
 
@@ -252,54 +250,22 @@ std::string read_password_file(const std::string& path, const std::string& sourc
 }
 
 // Runs `command` with /bin/sh -c and returns the first line of its stdout.
-// The child gets default signal handling (we block SIGINT/SIGTERM here).
+// It shares our terminal (a password manager may prompt on it).
 std::string run_password_command(const std::string& command) {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) throw_errno("creating a pipe for LIFEBOAT_PASSWORD_COMMAND");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDOUT_FILENO);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t empty, defaults;
-  sigemptyset(&empty);
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigmask(&attr, &empty);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  const char* argv[] = {"sh", "-c", command.c_str(), nullptr};
-  pid_t pid;
-  int rc = posix_spawn(&pid, "/bin/sh", &actions, &attr, const_cast<char**>(argv), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  ::close(pipefd[1]);
-  if (rc != 0) {
-    ::close(pipefd[0]);
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("cannot run LIFEBOAT_PASSWORD_COMMAND: {}", std::strerror(rc)));
-  }
   std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(pipefd[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    if (out.size() < (1 << 20)) out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(pipefd[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  int status;
+  try {
+    ShellCommand child(command, "LIFEBOAT_PASSWORD_COMMAND", ShellCommand::Mode::kInteractive);
+    out = child.read_to_end(1 << 20);
+    status = child.wait();
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kInvalidArgument, e.message());
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw Error(ErrorCode::kInvalidArgument,
                 fmt::format("LIFEBOAT_PASSWORD_COMMAND '{}' failed ({}); fix it or use "
                             "--password-file",
-                            command,
-                            WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
-                                              : fmt::format("signal {}", WTERMSIG(status))));
+                            command, ShellCommand::describe_status(status)));
   return first_line(out);
 }
 
@@ -567,6 +533,7 @@ repo::Node find_snapshot_node(const repo::Repository& repo, const Id& snapshot_i
 namespace {
 
 [[noreturn]] void on_signal(int sig) {
+  ShellCommand::kill_all();  // no database dump keeps running after us
   if (g_status_visible) write_fd(2, "\r\x1b[K");
   if (g_tty_saved) {
     ::tcsetattr(STDIN_FILENO, TCSANOW, &g_saved_termios);

@@ -1,0 +1,109 @@
+// Running commands for backups: stdout streamed, stderr's tail kept, the
+// exit judged, nothing left running.
+#include "base/shell_command.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "base/error.h"
+
+namespace lifeboat {
+namespace {
+
+bool alive(pid_t pid) { return ::kill(pid, 0) == 0; }
+
+TEST(ShellCommand, StreamsStdoutAndSucceeds) {
+  ShellCommand c("printf 'a\\0b'; printf 'c'", "test");
+  EXPECT_EQ(c.read_to_end(100), std::string("a\0bc", 4));
+  EXPECT_NO_THROW(c.finish());
+}
+
+TEST(ShellCommand, FailureNamesTheCommandStatusAndStderrTail) {
+  ShellCommand c("echo out; echo 'first problem' >&2; echo 'last problem' >&2; exit 3",
+                 "dump of database shop");
+  EXPECT_EQ(c.read_to_end(100), "out\n");
+  try {
+    c.finish();
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.message(),
+              "dump of database shop failed (exit status 3): first problem | last problem");
+  }
+}
+
+TEST(ShellCommand, KilledBySignalIsAFailure) {
+  ShellCommand c("echo some; kill -9 $$", "test");
+  c.read_to_end(100);
+  try {
+    c.finish();
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("killed by signal 9"), std::string::npos) << e.message();
+  }
+}
+
+TEST(ShellCommand, LotsOfStderrNeitherBlocksNorGrowsTheTail) {
+  // 1 MiB on stderr while writing stdout: with stderr unread the command
+  // would block on a full pipe and never finish.
+  ShellCommand c("head -c 1048576 /dev/zero | tr '\\0' e >&2; echo done; echo END-OF-ERRORS >&2; "
+                 "exit 1",
+                 "test");
+  EXPECT_EQ(c.read_to_end(100), "done\n");
+  try {
+    c.finish();
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_LE(c.stderr_tail().size(), ShellCommand::kStderrTail + 8);
+    EXPECT_NE(e.message().find("END-OF-ERRORS"), std::string::npos);
+  }
+}
+
+TEST(ShellCommand, StdinIsEmptyInIsolatedMode) {
+  ShellCommand c("cat; echo end", "test");
+  EXPECT_EQ(c.read_to_end(100), "end\n");
+  c.finish();
+}
+
+TEST(ShellCommand, AnAbandonedCommandIsKilledWithItsChildren) {
+  pid_t shell;
+  const auto start = std::chrono::steady_clock::now();
+  {
+    // A pipeline: the shell's children must go too, not only the shell.
+    ShellCommand c("sleep 60 | sleep 60", "test");
+    shell = c.pid();
+    ASSERT_TRUE(alive(shell));
+  }
+  EXPECT_FALSE(alive(shell));  // reaped: no zombie left either
+  // The sleeps were killed too; as orphans they are reaped by PID 1, which
+  // may take a moment, so wait for the group to be gone.
+  while (::kill(-shell, 0) == 0 && std::chrono::steady_clock::now() - start < std::chrono::seconds(10))
+    ::usleep(20000);
+  EXPECT_EQ(::kill(-shell, 0), -1) << "something of the process group survived";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST(ShellCommand, FinishDoesNotWaitForABackgroundChildHoldingStderr) {
+  const auto start = std::chrono::steady_clock::now();
+  pid_t group;
+  {
+    ShellCommand c("sleep 30 >/dev/null & echo ok", "test");
+    group = c.pid();
+    EXPECT_EQ(c.read_to_end(100), "ok\n");
+    EXPECT_NO_THROW(c.finish());
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  ::kill(-group, SIGKILL);  // the test's own leftover
+}
+
+TEST(ShellCommand, DescribesStatuses) {
+  EXPECT_EQ(ShellCommand::describe_status(0), "exit status 0");
+  EXPECT_EQ(ShellCommand::describe_status(2 << 8), "exit status 2");
+  EXPECT_EQ(ShellCommand::describe_status(SIGKILL).substr(0, 18), "killed by signal 9");
+}
+
+}  // namespace
+}  // namespace lifeboat
