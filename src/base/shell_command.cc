@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "base/error.h"
 
@@ -81,8 +83,14 @@ ShellCommand::ShellCommand(const std::string& command, std::string what, Mode mo
     posix_spawnattr_setpgroup(&attr, 0);
   }
   posix_spawnattr_setflags(&attr, flags);
+  // A background command (a dump) has no business with the repository
+  // password, and a child's environment is easy to read (/proc/PID/environ).
+  std::vector<char*> env;
+  for (char** e = environ; *e; ++e)
+    if (!isolated || std::strncmp(*e, "LIFEBOAT_PASSWORD=", 18) != 0) env.push_back(*e);
+  env.push_back(nullptr);
   const char* argv[] = {"sh", "-c", command.c_str(), nullptr};
-  int rc = ::posix_spawn(&pid_, "/bin/sh", &actions, &attr, const_cast<char**>(argv), environ);
+  int rc = ::posix_spawn(&pid_, "/bin/sh", &actions, &attr, const_cast<char**>(argv), env.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) throw Error(ErrorCode::kIo, "cannot start " + what_ + ": " + strerror(rc));

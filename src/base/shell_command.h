@@ -22,8 +22,9 @@ class ShellCommand final : public ByteStream {
   enum class Mode {
     // For background jobs (database dumps): stdin is /dev/null, stderr is
     // captured (its last kStderrTail bytes are kept for the error message),
-    // and the command runs in its own process group, so a command that is
-    // abandoned is killed with everything it started (`sh -c 'a | b'`).
+    // the environment lacks LIFEBOAT_PASSWORD, and the command runs in its
+    // own process group, so a command that is abandoned is killed with
+    // everything it started (`sh -c 'a | b'`).
     kIsolated,
     // For commands that may need the user's terminal (a password prompt):
     // stdin, stderr and the process group are lifeboat's own.

@@ -65,6 +65,19 @@ TEST(ShellCommand, StdinIsEmptyInIsolatedMode) {
   c.finish();
 }
 
+TEST(ShellCommand, IsolatedCommandsDoNotSeeTheRepositoryPassword) {
+  ::setenv("LIFEBOAT_PASSWORD", "secret", 1);
+  ::setenv("LIFEBOAT_OTHER", "kept", 1);
+  ShellCommand isolated("echo \"[${LIFEBOAT_PASSWORD-unset}] $LIFEBOAT_OTHER\"", "test");
+  EXPECT_EQ(isolated.read_to_end(100), "[unset] kept\n");
+  isolated.finish();
+  ShellCommand interactive("echo \"[$LIFEBOAT_PASSWORD]\"", "test", ShellCommand::Mode::kInteractive);
+  EXPECT_EQ(interactive.read_to_end(100), "[secret]\n");
+  interactive.finish();
+  ::unsetenv("LIFEBOAT_PASSWORD");
+  ::unsetenv("LIFEBOAT_OTHER");
+}
+
 TEST(ShellCommand, AnAbandonedCommandIsKilledWithItsChildren) {
   pid_t shell;
   const auto start = std::chrono::steady_clock::now();
