@@ -45,6 +45,23 @@ std::string join(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string::npos) slash = path.size();
+    parts.push_back(path.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  return parts;
+}
+
+bool valid_entry_name(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." &&
+         name.find_first_of(std::string("/\0", 2)) == std::string::npos;
+}
+
 bool unchanged(const repo::Node& old, const repo::Node& now) {
   return old.type == repo::NodeType::kFile && !old.damaged && old.size == now.size &&
          old.mtime_ns == now.mtime_ns && old.ctime_ns == now.ctime_ns && old.inode == now.inode;
@@ -56,6 +73,7 @@ class Archiver {
       : repo_(repo),
         root_(root),
         options_(options),
+        clock_(options.clock ? options.clock : now_unix_nanos),
         chunker_(repo.gear(), repo.config().chunker),
         cpu_pool_(2, 4),
         reader_(repo, chunker_, cpu_pool_, tally_, options.test_hook),
@@ -68,16 +86,23 @@ class Archiver {
  private:
   void process_dir(const std::shared_ptr<DirJob>& job);
   void process_file(const std::shared_ptr<DirJob>& job, size_t index, bool had_previous);
+  std::optional<size_t> place_streamed_dir(DirJob& root);
+  void process_streamed(const std::shared_ptr<DirJob>& root, size_t index);
+  repo::Node synthesized(const std::string& name, repo::NodeType type, uint32_t mode,
+                         UnixNanos time) const;
   void child_done(const std::shared_ptr<DirJob>& job);
   void finalize(const std::shared_ptr<DirJob>& job);
   bool excluded(const std::string& rel, const std::string& name) const;
   void report(const std::string& path, const std::string& message);
+  void warn(const std::string& path, const std::string& message);
   std::optional<Id> old_root_tree();
   void scan_totals();
 
   repo::Repository& repo_;
   std::string root_;
   BackupOptions options_;
+  std::function<UnixNanos()> clock_;
+  repo::Node root_node_;  // the root's metadata: owner of synthesized entries
   chunk::Chunker chunker_;
   ThreadPool cpu_pool_;
   // What this backup stored (exact even when other backups share repo_).
@@ -95,6 +120,7 @@ class Archiver {
   repo::SnapshotSummary summary_;
   std::vector<std::string> error_paths_;
   std::optional<Id> root_tree_;
+  std::vector<StreamedOutcome> streamed_;
   // Hard links: content of the first path read, by (device, inode).
   std::map<std::pair<uint64_t, uint64_t>, std::vector<repo::ContentPart>> links_;
 };
@@ -107,6 +133,10 @@ void Archiver::report(const std::string& path, const std::string& message) {
     if (error_paths_.size() < kMaxErrorPaths) error_paths_.push_back(path);
   }
   if (options_.on_error) options_.on_error(path, message);
+}
+
+void Archiver::warn(const std::string& path, const std::string& message) {
+  if (options_.on_warning) options_.on_warning(path, message);
 }
 
 bool Archiver::excluded(const std::string& rel, const std::string& name) const {
@@ -177,10 +207,13 @@ void Archiver::process_dir(const std::shared_ptr<DirJob>& job) {
       report(full, e.message());
     }
   }
+  std::optional<size_t> streamed_at;
+  if (!job->parent && options_.streamed) streamed_at = place_streamed_dir(*job);
   job->dropped.assign(job->nodes.size(), 0);
 
   uint64_t dirs = 0, other = 0, unmodified = 0, unmodified_bytes = 0, seen_bytes = 0, seen_files = 0;
   for (size_t i = 0; i < job->nodes.size(); ++i) {
+    if (i == streamed_at) continue;  // not on disk: process_streamed builds it
     repo::Node& node = job->nodes[i];
     const repo::Node* prev = find_old(node.name);
     if (node.type == repo::NodeType::kDir) {
@@ -224,7 +257,118 @@ void Archiver::process_dir(const std::shared_ptr<DirJob>& job) {
     summary_.bytes_total += unmodified_bytes;
   }
   if (--dirs_unlisted_ == 0 && !options_.count_totals) options_.progress->walk_finished = true;
+  if (streamed_at) {
+    job->pending++;
+    size_t at = *streamed_at;
+    walk_.submit([this, job, at] { process_streamed(job, at); });
+  }
   child_done(job);
+}
+
+repo::Node Archiver::synthesized(const std::string& name, repo::NodeType type, uint32_t mode,
+                                 UnixNanos time) const {
+  repo::Node n;
+  n.name = name;
+  n.type = type;
+  n.mode = mode;
+  n.uid = root_node_.uid;
+  n.gid = root_node_.gid;
+  n.user = root_node_.user;
+  n.group = root_node_.group;
+  n.mtime_ns = n.atime_ns = n.ctime_ns = time;
+  return n;
+}
+
+// Puts the streamed directory's top entry into the root's (sorted) entries,
+// in place of an entry of that name on disk, and returns its index.
+std::optional<size_t> Archiver::place_streamed_dir(DirJob& root) {
+  const std::string top = split_path(options_.streamed->path).front();
+  auto& nodes = root.nodes;
+  auto it = std::lower_bound(nodes.begin(), nodes.end(), top,
+                             [](const repo::Node& n, const std::string& k) { return n.name < k; });
+  if (it != nodes.end() && it->name == top) {
+    warn(join(root_, top),
+         "not backed up: this name is reserved for lifeboat's database dumps, which take its "
+         "place in the snapshot; rename it to have it backed up");
+    it = nodes.erase(it);
+  }
+  it = nodes.insert(it, synthesized(top, repo::NodeType::kDir, 0700, clock_()));
+  return static_cast<size_t>(it - nodes.begin());
+}
+
+// Reads the streamed files one after another and saves the synthesized
+// directories bottom-up, then completes the root's entry like a child
+// directory would.
+void Archiver::process_streamed(const std::shared_ptr<DirJob>& root, size_t index) {
+  const StreamedDir& dir = *options_.streamed;
+  const std::vector<std::string> parts = split_path(dir.path);
+  const std::string dir_path = join(root_, dir.path);
+  const UnixNanos started = clock_();
+
+  bool damaged = false;
+  for (const auto& message : dir.errors) {
+    report(dir_path, message);
+    damaged = true;
+  }
+  repo::Tree tree;
+  std::vector<StreamedOutcome> outcomes;
+  for (const StreamedFile& file : dir.files) {
+    const std::string path = join(dir_path, file.name);
+    repo::Node node = synthesized(file.name, repo::NodeType::kFile, 0600, clock_());
+    StreamedOutcome outcome{file.name, 0, ""};
+    options_.progress->files_seen++;
+    uint64_t counted = 0;
+    try {
+      std::unique_ptr<ByteStream> stream = file.open();
+      FileReadResult r = reader_.read_stream(*stream, &options_.progress->bytes_read);
+      node.content = std::move(r.content);
+      node.size = r.size;
+      counted = r.bytes_read;
+      stream->finish();
+    } catch (const RepositoryError&) {
+      throw;  // the repository failed: the whole backup fails
+    } catch (const Error& e) {
+      outcome.error = e.message();
+    }
+    if (!outcome.error.empty()) {
+      node.damaged = true;
+      report(path, outcome.error);
+    }
+    outcome.bytes = node.size;
+    outcomes.push_back(std::move(outcome));
+    if (!options_.count_totals) options_.progress->bytes_seen += node.size;
+    options_.progress->files_done++;
+    options_.progress->bytes_done += node.size;
+    {
+      std::lock_guard lock(mu_);
+      summary_.files_new++;  // never compared with the parent: always read
+      summary_.bytes_total += node.size;
+      summary_.bytes_read += counted;
+    }
+    tree.nodes.push_back(std::move(node));
+  }
+  std::sort(tree.nodes.begin(), tree.nodes.end(),
+            [](const repo::Node& a, const repo::Node& b) { return a.name < b.name; });
+
+  Id id = repo_.save_tree(tree, &tally_);
+  for (size_t k = parts.size() - 1; k >= 1; --k) {
+    repo::Node d = synthesized(parts[k], repo::NodeType::kDir, 0700, started);
+    d.subtree = id;
+    d.damaged = damaged && k == parts.size() - 1;
+    repo::Tree up;
+    up.nodes.push_back(std::move(d));
+    id = repo_.save_tree(up, &tally_);
+  }
+  repo::Node& top = root->nodes[index];
+  top.subtree = id;
+  top.mtime_ns = top.atime_ns = top.ctime_ns = started;
+  if (parts.size() == 1) top.damaged = damaged;
+  {
+    std::lock_guard lock(mu_);
+    summary_.dirs += parts.size();
+    streamed_ = std::move(outcomes);
+  }
+  child_done(root);
 }
 
 void Archiver::process_file(const std::shared_ptr<DirJob>& job, size_t index, bool had_previous) {
@@ -344,8 +488,23 @@ void Archiver::scan_totals() {
 }
 
 BackupResult Archiver::run() {
-  auto clock = options_.clock ? options_.clock : now_unix_nanos;
+  auto clock = clock_;
   const UnixNanos started = clock();
+  if (options_.streamed) {
+    for (const auto& part : split_path(options_.streamed->path))
+      if (!valid_entry_name(part))
+        throw Error(ErrorCode::kInvalidArgument,
+                    "streamed directory '" + options_.streamed->path + "' is not a relative path");
+    std::vector<std::string> names;
+    for (const auto& f : options_.streamed->files) {
+      if (!valid_entry_name(f.name))
+        throw Error(ErrorCode::kInvalidArgument, "streamed file name '" + f.name + "' is not valid");
+      names.push_back(f.name);
+    }
+    std::sort(names.begin(), names.end());
+    if (std::adjacent_find(names.begin(), names.end()) != names.end())
+      throw Error(ErrorCode::kInvalidArgument, "streamed file names repeat");
+  }
 
   struct stat st;
   if (::stat(root_.c_str(), &st) != 0) throw_errno("cannot back up " + root_);
@@ -354,6 +513,7 @@ BackupResult Archiver::run() {
   repo::Node root_node = fs::capture_node(root_, st);
   root_node.name = ".";
   if (!options_.with_atime) root_node.atime_ns = root_node.mtime_ns;
+  root_node_ = root_node;
 
   auto job = std::make_shared<DirJob>();
   job->path = root_;
@@ -417,6 +577,10 @@ BackupResult Archiver::run() {
   result.snapshot_id = repo_.save_snapshot(snap);
   result.partial = snap.partial;
   result.snapshot = std::move(snap);
+  {
+    std::lock_guard lock(mu_);
+    result.streamed = std::move(streamed_);
+  }
   return result;
 }
 

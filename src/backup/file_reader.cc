@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/error.h"
@@ -109,9 +110,54 @@ void FileReader::read_once(int fd, const struct stat& st, FileReadResult& out,
   read_range(buf, fd, 0, UINT64_MAX, size, large, out, bytes_counter, path);
 }
 
+namespace {
+
+// A byte range of an open file as a stream, read with pread.
+class FileRange final : public ByteStream {
+ public:
+  FileRange(int fd, uint64_t offset, uint64_t length, const std::string& path)
+      : fd_(fd), pos_(offset), remaining_(length), path_(path) {}
+  size_t read(uint8_t* dst, size_t n) override {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(n, remaining_));
+    if (want == 0) return 0;
+    for (;;) {
+      ssize_t got = ::pread(fd_, dst, want, static_cast<off_t>(pos_));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) throw_errno("cannot read " + path_);
+      pos_ += static_cast<uint64_t>(got);
+      remaining_ -= static_cast<uint64_t>(got);
+      return static_cast<size_t>(got);
+    }
+  }
+  void finish() override {}
+
+ private:
+  int fd_;
+  uint64_t pos_, remaining_;
+  const std::string& path_;
+};
+
+}  // namespace
+
 void FileReader::read_range(Bytes& buf, int fd, uint64_t offset, uint64_t length,
                             uint64_t size_hint, bool large, FileReadResult& out,
                             std::atomic<uint64_t>* bytes_counter, const std::string& path) {
+  FileRange range(fd, offset, length, path);
+  read_chunks(buf, range, size_hint, large, out, bytes_counter);
+}
+
+FileReadResult FileReader::read_stream(ByteStream& in, std::atomic<uint64_t>* bytes_counter) {
+  // A buffer of its own (not one of the big file buffers: a dump can take
+  // minutes, paced by the database server, and must not hold back the
+  // files). It grows to two max-size chunks at most, whatever the length.
+  Bytes buf;
+  FileReadResult out;
+  read_chunks(buf, in, 0, true, out, bytes_counter);
+  return out;
+}
+
+void FileReader::read_chunks(Bytes& buf, ByteStream& in, uint64_t size_hint, bool large,
+                             FileReadResult& out, std::atomic<uint64_t>* bytes_counter) {
   const size_t max_chunk = chunker_.params().max_size;
   // Small files need a small buffer; it grows (up to two max-size chunks)
   // only for files that need it, and stays allocated for the thread.
@@ -120,10 +166,9 @@ void FileReader::read_range(Bytes& buf, int fd, uint64_t offset, uint64_t length
   if (buf.size() < initial) buf.resize(initial);
 
   size_t start = 0, end = 0;  // unconsumed bytes are buf[start, end)
-  uint64_t pos = offset, remaining = length;
   bool eof = false;
   for (;;) {
-    // Fill until a whole max-size chunk is available (or the range ends).
+    // Fill until a whole max-size chunk is available (or the input ends).
     while (!eof && end - start < max_chunk) {
       if (end == buf.size()) {
         if (start > 0) {  // compact: moves < max_chunk bytes per >= max_chunk consumed
@@ -134,25 +179,14 @@ void FileReader::read_range(Bytes& buf, int fd, uint64_t offset, uint64_t length
           buf.resize(std::min<size_t>(2 * max_chunk, buf.size() * 2));
         }
       }
-      size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size() - end, remaining));
-      if (want == 0) {
-        eof = true;
-        break;
-      }
-      ssize_t n = ::pread(fd, buf.data() + end, want, static_cast<off_t>(pos));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw_errno("cannot read " + path);
-      }
+      size_t n = in.read(buf.data() + end, buf.size() - end);
       if (n == 0) {
         eof = true;
         break;
       }
-      end += static_cast<size_t>(n);
-      pos += static_cast<uint64_t>(n);
-      remaining -= static_cast<uint64_t>(n);
-      out.bytes_read += static_cast<uint64_t>(n);
-      if (bytes_counter) *bytes_counter += static_cast<uint64_t>(n);
+      end += n;
+      out.bytes_read += n;
+      if (bytes_counter) *bytes_counter += n;
     }
     if (end == start) break;
     size_t cut = chunker_.cut(ByteView(buf.data() + start, end - start), eof);

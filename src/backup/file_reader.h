@@ -1,6 +1,7 @@
-// Reads one regular file and turns it into content parts: chunk, hash, and
-// hand each chunk to the repository. Detects files that change while being
-// read. Used by the archiver on its I/O threads.
+// Reads one regular file, or a stream (a pipe from a dump command), and
+// turns it into content parts: chunk, hash, and hand each chunk to the
+// repository. Detects files that change while being read. Used by the
+// archiver on its I/O threads.
 #pragma once
 
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/byte_stream.h"
 #include "base/error.h"
 #include "base/thread_pool.h"
 #include "chunk/chunker.h"
@@ -52,12 +54,22 @@ class FileReader {
   // kPermission, kIo) naming the path.
   FileReadResult read(const std::string& path, std::atomic<uint64_t>* bytes_counter);
 
+  // Reads `in` to its end (it is not finished: the caller decides what a
+  // failed producer means) and chunks it exactly as a file's content, as it
+  // arrives: memory stays at one buffer of at most two max-size chunks plus
+  // the CPU pool's bounded backlog, whatever the stream's length. Throws
+  // what in.read() throws, and RepositoryError.
+  FileReadResult read_stream(ByteStream& in, std::atomic<uint64_t>* bytes_counter);
+
  private:
   void read_once(int fd, const struct stat& st, FileReadResult& out,
                  std::atomic<uint64_t>* bytes_counter, const std::string& path);
   void read_range(Bytes& buf, int fd, uint64_t offset, uint64_t length, uint64_t size_hint,
                   bool large, FileReadResult& out,
                   std::atomic<uint64_t>* bytes_counter, const std::string& path);
+  // The one chunking loop, for file ranges and streams alike.
+  void read_chunks(Bytes& buf, ByteStream& in, uint64_t size_hint, bool large,
+                   FileReadResult& out, std::atomic<uint64_t>* bytes_counter);
   void emit_chunk(ByteView chunk, bool large_file, FileReadResult& out);
 
   repo::Repository& repo_;

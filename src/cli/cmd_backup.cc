@@ -10,6 +10,7 @@
 
 #include "backup/archiver.h"
 #include "cli/commands.h"
+#include "cli/database_flags.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
 #include "node/node_backup.h"
@@ -25,6 +26,7 @@ struct Flags {
   std::vector<std::string> tags;
   std::vector<std::string> excludes;
   bool force = false;
+  DatabaseFlags databases;
 };
 
 // The absolute, symlink-free path of the directory to back up, so that the
@@ -40,7 +42,7 @@ std::string source_directory(const std::string& path) {
   return buf;
 }
 
-Json summary_json(const backup::BackupResult& r) {
+Json summary_json(const backup::BackupResult& r, const std::vector<node::DatabaseDump>& dumps) {
   const repo::Snapshot& s = r.snapshot;
   const repo::SnapshotSummary& m = s.summary;
   Json paths = Json::array();
@@ -60,10 +62,11 @@ Json summary_json(const backup::BackupResult& r) {
            {"duration_seconds", seconds_between(m.started, m.finished)}};
   out.update(repo::summary_to_json(m));
   out["error_paths"] = errors;
+  out["databases"] = databases_json(dumps);
   return out;
 }
 
-void print_summary(const backup::BackupResult& r) {
+void print_summary(const backup::BackupResult& r, const std::vector<node::DatabaseDump>& dumps) {
   const repo::Snapshot& s = r.snapshot;
   const repo::SnapshotSummary& m = s.summary;
   std::string text = fmt::format("snapshot {} saved (account {}, node {}{})\n",
@@ -75,6 +78,9 @@ void print_summary(const backup::BackupResult& r) {
                       format_bytes(m.bytes_total), format_bytes(m.bytes_read),
                       format_bytes(m.bytes_added), format_bytes(m.bytes_stored));
   text += fmt::format("duration: {}\n", format_seconds(seconds_between(m.started, m.finished)));
+  for (const auto& d : dumps)
+    text += fmt::format("database: {} {}\n", printable(d.name),
+                        d.error.empty() ? format_bytes(d.bytes) : "FAILED: " + one_line(d.error));
   if (m.errors > 0)
     text += fmt::format("errors:   {} could not be read completely (see the warnings "
                         "above); the snapshot is partial\n",
@@ -97,10 +103,13 @@ CommandRun setup_backup(CLI::App& app, const GlobalOptions& g) {
                   "skip paths matching GLOB, relative to PATH or a base name (repeatable)")
       ->allow_extra_args(false);
   cmd->add_flag("--force", f->force, "read every file, even those the parent proves unchanged");
+  add_database_flags(cmd, f->databases);
 
   return [f, &g]() -> int {
     if (f->account.empty()) throw Error(ErrorCode::kInvalidArgument, "--account must not be empty");
     if (f->node.empty()) f->node = local_hostname();
+    std::optional<node::DatabaseDumper> dumper;
+    if (auto commands = f->databases.commands()) dumper.emplace(*commands);
     std::string root = source_directory(f->path);
     auto repo = open_repository(g, true);
 
@@ -119,6 +128,12 @@ CommandRun setup_backup(CLI::App& app, const GlobalOptions& g) {
     options.on_error = [](const std::string& path, const std::string& message) {
       print_warning(printable(path) + ": " + message);
     };
+    options.on_warning = options.on_error;
+    node::DatabasePlan databases;
+    if (dumper) {
+      databases = dumper->plan(f->account);
+      options.streamed = databases.dir;
+    }
     backup::BackupProgress progress;
     options.progress = &progress;
     options.count_totals = progress_wanted(g);
@@ -128,11 +143,13 @@ CommandRun setup_backup(CLI::App& app, const GlobalOptions& g) {
                       [&progress, started] { return render_backup_status(progress, started); });
     backup::BackupResult result = backup::run_backup(*repo, root, options);
     status.stop();
+    std::vector<node::DatabaseDump> dumps;
+    if (dumper) dumps = node::DatabaseDumper::results(databases, result.streamed);
 
     if (g.json)
-      print_json(summary_json(result));
+      print_json(summary_json(result, dumps));
     else if (!g.quiet)
-      print_summary(result);
+      print_summary(result, dumps);
     if (result.partial) {
       print_error(fmt::format("snapshot {} is partial: {} could not be read completely",
                               result.snapshot_id.short_hex(),

@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "cli/commands.h"
+#include "cli/database_flags.h"
 #include "cli/exit_codes.h"
 #include "node/accounts.h"
 #include "node/node_backup.h"
@@ -29,6 +30,7 @@ struct BackupFlags {
   std::vector<std::string> excludes;
   std::vector<std::string> tags;
   size_t parallel = 2;
+  DatabaseFlags databases;
 };
 
 struct StatusFlags {
@@ -38,6 +40,8 @@ struct StatusFlags {
 };
 
 std::string short_or_error(const node::AccountResult& r) {
+  if (r.result == node::AccountOutcome::kFailed && r.snapshot_id)  // a database dump failed
+    return r.snapshot_id->short_hex() + " (partial) " + one_line(r.error);
   if (r.result == node::AccountOutcome::kFailed) return one_line(r.error);
   return r.snapshot_id ? r.snapshot_id->short_hex() : "";
 }
@@ -53,7 +57,8 @@ Json account_json(const node::AccountResult& r) {
               {"bytes_added", r.bytes_added},
               {"errors", r.errors},
               {"duration_seconds", r.duration_seconds},
-              {"error", r.error.empty() ? Json(nullptr) : Json(r.error)}};
+              {"error", r.error.empty() ? Json(nullptr) : Json(r.error)},
+              {"databases", databases_json(r.databases)}};
 }
 
 Json node_backup_json(const node::NodeBackupResult& n) {
@@ -85,6 +90,8 @@ int run_node_backup(const BackupFlags& f, const GlobalOptions& g) {
   if (f.node.empty()) throw Error(ErrorCode::kInvalidArgument, "--node must not be empty");
   node::AccountFilter filter{f.include, f.exclude_account};
   node::NodeBackupOptions o;
+  o.databases = f.databases.commands();
+  if (o.databases) node::DatabaseDumper check(*o.databases);  // usage errors before the password
   o.root = f.root;
   o.node = f.node;
   o.accounts = f.accounts_file.empty() ? node::discover_accounts(f.root, filter)
@@ -99,6 +106,7 @@ int run_node_backup(const BackupFlags& f, const GlobalOptions& g) {
                        const std::string& message) {
     print_warning("account " + printable(account) + ": " + printable(path) + ": " + message);
   };
+  o.on_warning = o.on_file_error;
   bool human = !g.json && !g.quiet;
   o.on_account_done = [human](const node::AccountResult& r) {
     if (r.result == node::AccountOutcome::kFailed)
@@ -202,6 +210,7 @@ CommandRun setup_node(CLI::App& app, const GlobalOptions& g) {
   b->add_option("--parallel", bf->parallel,
                 "accounts backed up at once through the shared pipeline (default 2)")
       ->check(CLI::Range(1, 64));
+  add_database_flags(b, bf->databases);
 
   auto* s = cmd->add_subcommand("status", "newest snapshot, age, size and result of every account");
   s->fallthrough();

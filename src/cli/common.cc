@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -18,9 +19,8 @@
 
 #include "backend/backend.h"
 #include "base/error.h"
-#include "base/subprocess.h"
 #include "base/hex.h"
-
+#include "base/shell_command.h"
 
 namespace lifeboat::cli {
 
@@ -250,31 +250,22 @@ std::string read_password_file(const std::string& path, const std::string& sourc
 }
 
 // Runs `command` with /bin/sh -c and returns the first line of its stdout.
-// The child gets default signal handling (we block SIGINT/SIGTERM here).
+// It shares our terminal (a password manager may prompt on it).
 std::string run_password_command(const std::string& command) {
-  ShellCommandOptions options;
-  options.pipe_stdout = true;
-  std::string out, status, errors;
+  std::string out;
+  int status;
   try {
-    ShellCommand child(command, options);
-    char buf[4096];
-    for (;;) {
-      ssize_t n = ::read(child.stdout_fd(), buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      if (out.size() < (1 << 20)) out.append(buf, static_cast<size_t>(n));
-    }
+    ShellCommand child(command, "LIFEBOAT_PASSWORD_COMMAND", ShellCommand::Mode::kInteractive);
+    out = child.read_to_end(1 << 20);
     status = child.wait();
-    errors = child.output_tail();
   } catch (const Error& e) {
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("cannot run LIFEBOAT_PASSWORD_COMMAND: {}", e.message()));
+    throw Error(ErrorCode::kInvalidArgument, e.message());
   }
-  if (!status.empty())
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("LIFEBOAT_PASSWORD_COMMAND '{}' failed ({}{}); fix it or use "
+                fmt::format("LIFEBOAT_PASSWORD_COMMAND '{}' failed ({}); fix it or use "
                             "--password-file",
-                            command, status, errors.empty() ? "" : ": " + one_line(errors)));
+                            command, ShellCommand::describe_status(status)));
   return first_line(out);
 }
 
@@ -542,6 +533,7 @@ repo::Node find_snapshot_node(const repo::Repository& repo, const Id& snapshot_i
 namespace {
 
 [[noreturn]] void on_signal(int sig) {
+  ShellCommand::kill_all();  // no database dump keeps running after us
   if (g_status_visible) write_fd(2, "\r\x1b[K");
   if (g_tty_saved) {
     ::tcsetattr(STDIN_FILENO, TCSANOW, &g_saved_termios);

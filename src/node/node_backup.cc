@@ -68,6 +68,9 @@ NodeBackupResult run_node_backup(repo::Repository& repo, const NodeBackupOptions
   const auto stats_before = repo.stats();
   const auto snapshots = repo.list_snapshots();
 
+  std::optional<DatabaseDumper> dumper;
+  if (options.databases) dumper.emplace(*options.databases);
+
   NodeBackupResult result;
   result.node = options.node;
   result.accounts.resize(options.accounts.size());
@@ -106,6 +109,15 @@ NodeBackupResult run_node_backup(repo::Repository& repo, const NodeBackupOptions
         b.on_error = [&options, account](const std::string& path, const std::string& message) {
           options.on_file_error(account, path, message);
         };
+      if (options.on_warning)
+        b.on_warning = [&options, account](const std::string& path, const std::string& message) {
+          options.on_warning(account, path, message);
+        };
+      DatabasePlan databases;
+      if (dumper) {
+        databases = dumper->plan(account);
+        b.streamed = databases.dir;
+      }
       backup::BackupProgress progress;
       b.progress = &progress;
       backup::BackupResult br = backup::run_backup(repo, r.path, b);
@@ -117,6 +129,18 @@ NodeBackupResult run_node_backup(repo::Repository& repo, const NodeBackupOptions
       r.bytes_added = m.bytes_added;
       r.errors = m.errors;
       r.result = br.partial ? AccountOutcome::kPartial : AccountOutcome::kOk;
+      if (dumper) {
+        r.databases = DatabaseDumper::results(databases, br.streamed);
+        // A missing dump fails the account (its files are saved all the
+        // same): a database is the part of a site that files cannot replace.
+        std::string failures = databases.list_error;
+        for (const auto& d : r.databases)
+          if (!d.error.empty()) failures += (failures.empty() ? "" : "; ") + d.error;
+        if (!failures.empty()) {
+          r.result = AccountOutcome::kFailed;
+          r.error = failures;
+        }
+      }
     } catch (const backup::RepositoryError& e) {
       // The repository failed: stop everything.
       r.result = AccountOutcome::kFailed;

@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "base/id.h"
+#include "node/databases.h"
 #include "repo/repository.h"
 #include "repo/snapshot.h"
 
@@ -47,6 +48,8 @@ struct AccountResult {
   uint64_t errors = 0;       // entries that could not be read
   double duration_seconds = 0;
   std::string error;         // why the account failed (result kFailed)
+  // With database commands: every database the list named, dumped or not.
+  std::vector<DatabaseDump> databases;
 };
 
 struct NodeBackupOptions {
@@ -55,6 +58,12 @@ struct NodeBackupOptions {
   std::vector<std::string> accounts;  // account = directory name under root
   std::vector<std::string> tags;      // in addition to "node:<node>"
   std::vector<std::string> excludes;  // passed to every account's backup
+  // Dump every account's databases into its snapshot (.lifeboat/databases/).
+  // A dump that fails (or a list command that fails) fails that account
+  // alone: its snapshot is still saved with everything else, marked partial
+  // with the dump's path in error_paths, and the account's result is
+  // kFailed with an error naming the database, exit status and stderr.
+  std::optional<DatabaseCommands> databases;
   // Accounts backed up at once, all through `repo` (its packers, upload
   // threads and index are shared, so content common to accounts is stored
   // once). Each account's snapshot is saved after a flush that makes that
@@ -70,6 +79,10 @@ struct NodeBackupOptions {
   std::function<void(const std::string& account, const std::string& path,
                      const std::string& message)>
       on_file_error;
+  // Noteworthy things that are not errors (an on-disk .lifeboat replaced).
+  std::function<void(const std::string& account, const std::string& path,
+                     const std::string& message)>
+      on_warning;
 };
 
 struct NodeBackupResult {
@@ -85,7 +98,8 @@ struct NodeBackupResult {
   bool all_ok() const { return partial == 0 && failed == 0; }
 };
 
-// Backs up every account. Throws lifeboat::Error only when the repository
+// Backs up every account. Throws Error(kInvalidArgument) before any account
+// if the database commands are unusable. Otherwise throws only when the repository
 // fails (a write failure while reading files, or a flush that fails after
 // an account's error) (no account after that is started; the error is rethrown once the
 // running ones stopped). Account failures are in the result.

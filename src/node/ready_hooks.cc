@@ -3,37 +3,30 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
+#include <map>
+
 #include "base/error.h"
-#include "base/subprocess.h"
+#include "base/shell_command.h"
+#include "base/shell_template.h"
 
 namespace lifeboat::node {
 namespace {
 
-// The last line or two of a hook's output, for a one-line message.
+// The end of a hook's output, for a one-line message (stderr_tail() is on
+// one line already).
 std::string last_words(const std::string& output) {
-  std::string s = output;
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  if (s.size() > 300) s = "..." + s.substr(s.size() - 300);
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  return s;
+  return output.size() > 300 ? "..." + output.substr(output.size() - 300) : output;
 }
 
 }  // namespace
 
 std::string hook_command_line(const std::string& command, const std::string& account) {
-  const std::string quoted = shell_quote(account);
-  const std::string marker = "{account}";
-  std::string out;
-  size_t pos = 0;
-  bool substituted = false;
-  for (size_t at; (at = command.find(marker, pos)) != std::string::npos; pos = at + marker.size()) {
-    out += command.substr(pos, at - pos) + quoted;
-    substituted = true;
-  }
-  out += command.substr(pos);
-  if (!substituted) out += " " + quoted;
-  return out;
+  std::string text = command;
+  ShellTemplate t = ShellTemplate::parse(text, {"account"}, "--on-account-ready");
+  if (!t.uses("account")) t = ShellTemplate::parse(text + " {account}", {"account"}, "--on-account-ready");
+  return t.expand({{"account", account}});
 }
 
 ReadyHooks::ReadyHooks(std::string command, int timeout_seconds, const std::string& log_path,
@@ -61,15 +54,24 @@ void ReadyHooks::finish() { pool_->wait(); }
 void ReadyHooks::run(const HookJob& job) {
   std::string error;
   try {
-    ShellCommandOptions o;
-    o.env = {"LIFEBOAT_ACCOUNT=" + job.account, "LIFEBOAT_ACCOUNT_DIR=" + job.dir,
-             "LIFEBOAT_SNAPSHOT=" + job.snapshot, "LIFEBOAT_NODE=" + job.node};
-    o.log_fd = log_fd_;
-    ShellCommand cmd(hook_command_line(command_, job.account), o);
-    std::string status = cmd.wait(timeout_seconds_);
-    if (!status.empty()) {
-      error = "ready hook " + status;
-      std::string words = last_words(cmd.output_tail());
+    ShellCommand cmd(hook_command_line(command_, job.account),
+                     "ready hook of account " + job.account, ShellCommand::Mode::kIsolated,
+                     {"LIFEBOAT_ACCOUNT=" + job.account, "LIFEBOAT_ACCOUNT_DIR=" + job.dir,
+                      "LIFEBOAT_SNAPSHOT=" + job.snapshot, "LIFEBOAT_NODE=" + job.node});
+    bool timed_out = false;
+    const int status = cmd.run_to_end(
+        timeout_seconds_,
+        [this](std::string_view out) {
+          // A log that cannot be written must not fail the hook.
+          if (log_fd_ >= 0 && ::write(log_fd_, out.data(), out.size()) < 0) return;
+        },
+        timed_out);
+    if (timed_out)
+      error = "ready hook timed out after " + std::to_string(timeout_seconds_) + " s";
+    else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      error = "ready hook failed (" + ShellCommand::describe_status(status) + ")";
+    if (!error.empty()) {
+      std::string words = last_words(cmd.stderr_tail());
       if (!words.empty()) error += ": " + words;
     }
   } catch (const Error& e) {

@@ -21,9 +21,10 @@ struct HookJob {
   std::string node;
 };
 
-// The shell command for one account: every "{account}" in `command` is
-// replaced by the quoted name; without one, the quoted name is appended
-// as the last argument.
+// The shell command for one account: every {account} placeholder in
+// `command` is replaced by the name, quoted for its place (base/
+// shell_template.h); without one, the name is appended as the last
+// argument. Throws Error(kInvalidArgument) for a template it cannot follow.
 std::string hook_command_line(const std::string& command, const std::string& account);
 
 class ReadyHooks {

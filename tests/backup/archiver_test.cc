@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "support/fidelity_tree.h"
 #include "support/mem_repo.h"
+#include "support/snapshot_lookup.h"
 #include "support/temp_dir.h"
 
 namespace lifeboat::backup {
@@ -22,26 +23,7 @@ void write_file(const std::string& path, const std::string& content) {
   std::ofstream(path, std::ios::binary) << content;
 }
 
-// Finds a node by slash-separated path in a snapshot.
-std::optional<repo::Node> lookup(repo::Repository& repo, const repo::Snapshot& s, const std::string& path) {
-  repo::Tree t = repo.load_tree(s.tree);
-  repo::Node cur = t.nodes.at(0);
-  size_t pos = 0;
-  while (pos < path.size()) {
-    size_t slash = path.find('/', pos);
-    std::string part = path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
-    pos = slash == std::string::npos ? path.size() : slash + 1;
-    repo::Tree sub = repo.load_tree(cur.subtree);
-    bool found = false;
-    for (auto& n : sub.nodes)
-      if (n.name == part) {
-        cur = n;
-        found = true;
-      }
-    if (!found) return std::nullopt;
-  }
-  return cur;
-}
+using test::lookup;
 
 TEST(Archiver, BacksUpFidelityTreeAndSkipsUnchangedFilesNextTime) {
   test::TempDir dir;

@@ -34,12 +34,16 @@ std::string slurp(const std::string& path) {
 class NodeCliTest : public ::testing::Test {
  protected:
   // Runs the binary through the shell with the test's repository and
-  // password; arguments are temp paths and plain words (no quoting needed).
+  // password; each argument is passed as it is (single-quoted).
   CmdResult lb(const std::vector<std::string>& args) {
     std::string cmd = "env -u LIFEBOAT_PASSWORD_FILE -u LIFEBOAT_PASSWORD_COMMAND "
                       "LIFEBOAT_TEST_FAST_KDF=1 LIFEBOAT_PASSWORD=pw LIFEBOAT_REPOSITORY=" +
                       dir_.sub("repo") + " " + LIFEBOAT_BINARY;
-    for (const auto& a : args) cmd += " '" + a + "'";
+    for (const auto& a : args) {
+      cmd += " '";
+      for (char c : a) cmd += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      cmd += "'";
+    }
     cmd += " </dev/null >" + dir_.sub("out") + " 2>" + dir_.sub("err");
     int status = std::system(cmd.c_str());
     CmdResult r;
@@ -123,6 +127,61 @@ TEST_F(NodeCliTest, NodeBackupAndStatusJson) {
   EXPECT_EQ(s["summary"]["missing"], 1);
   // Bad --max-age is a usage error.
   EXPECT_EQ(lb({"node", "status", "--node", "web209", "--max-age", "soon"}).code, 2);
+}
+
+// Database dumps (docs/CLI.md "Databases"): listed per account in the JSON;
+// a failing dump fails its account alone (snapshot saved, exit 3).
+TEST_F(NodeCliTest, NodeBackupWithDatabaseDumps) {
+  ASSERT_EQ(lb({"init"}).code, 0);
+  std::string home = dir_.sub("home");
+  ::mkdir(home.c_str(), 0755);
+  for (const char* a : {"alice", "bob"}) {
+    ::mkdir((home + "/" + a).c_str(), 0755);
+    write(home + "/" + a + "/index.php", a);
+  }
+  const std::string list = "printf '%s_shop\\n' {account}; [ {account} != bob ] || echo bob_gone";
+  const std::string dump =
+      "[ {db} != bob_gone ] || { echo \"Unknown database '{db}'\" >&2; exit 2; }; "
+      "printf -- '-- dump of %s' {db}";
+  json b = lb_json({"node", "backup", home, "--node", "web1", "--json", "--db-list-command", list,
+                    "--db-dump-command", dump},
+                   3);
+  ASSERT_EQ(b["accounts"].size(), 2u) << b.dump(2);
+  const json& alice = b["accounts"][0];
+  EXPECT_EQ(alice["result"], "ok");
+  EXPECT_EQ(alice["databases"],
+            json::parse(R"([{"name": "alice_shop", "bytes": 21, "error": null}])"));  // "-- dump of alice_shop"
+  const json& bob = b["accounts"][1];
+  EXPECT_EQ(bob["result"], "failed");
+  EXPECT_FALSE(bob["snapshot_id"].is_null());  // saved all the same
+  EXPECT_EQ(bob["error"],
+            "dump of database bob_gone failed (exit status 2): Unknown database 'bob_gone'");
+  ASSERT_EQ(bob["databases"].size(), 2u);
+  EXPECT_EQ(bob["databases"][1]["name"], "bob_gone");
+  EXPECT_EQ(bob["databases"][1]["error"], bob["error"]);
+  EXPECT_EQ(b["summary"]["failed"], 1);
+  json snaps = lb_json({"snapshots", "--json"}, 0);
+  ASSERT_EQ(snaps.size(), 2u);
+  json bob_snap = snaps[0]["account"] == "bob" ? snaps[0] : snaps[1];
+  EXPECT_TRUE(bob_snap["partial"].get<bool>());
+  CmdResult cat = lb({"ls", "latest", "--account", "alice", "-r"});
+  EXPECT_NE(cat.out.find("/.lifeboat/databases/alice_shop.sql"), std::string::npos) << cat.out;
+
+  // Plain backup of one account takes the same flags.
+  json one = lb_json({"backup", home + "/alice", "--account", "alice", "--json",
+                      "--db-list-command", list, "--db-dump-command", dump},
+                     0);
+  EXPECT_EQ(one["databases"][0]["name"], "alice_shop");
+  EXPECT_EQ(one["databases"][0]["bytes"], 21);  // "-- dump of alice_shop"
+
+  // Usage errors, before anything runs: one flag without the other, a
+  // template lifeboat cannot quote safely.
+  EXPECT_EQ(lb({"node", "backup", home, "--node", "web1", "--db-list-command", list}).code, 2);
+  CmdResult bad = lb({"node", "backup", home, "--node", "web1", "--db-list-command", list,
+                      "--db-dump-command", "mysqldump $(cat /etc/dbopts) {db}"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--db-dump-command"), std::string::npos) << bad.err;
+  EXPECT_EQ(lb_json({"snapshots", "--json"}, 0).size(), 3u);
 }
 
 }  // namespace

@@ -146,7 +146,7 @@ TEST(NodeRestore, EveryAccountExactReadyInSizeOrderHookAfterVerification) {
   const std::string log = n.dir.sub("hooks.log");
   // The hook records the account and its core file's size: the account is
   // complete (and verified) when its hook runs.
-  o.ready_hook = "echo \"$LIFEBOAT_ACCOUNT $(stat -c %s \"$LIFEBOAT_ACCOUNT_DIR/public_html/core.php\")\" {account} >> " + log;
+  o.ready_hook = "stat -c \"$LIFEBOAT_ACCOUNT %s {account}\" \"$LIFEBOAT_ACCOUNT_DIR/public_html/core.php\" >> " + log;
   Events ev;
   ev.attach(o);
   NodeRestoreResult r = run_node_restore(*n.r.repo, o);
@@ -261,7 +261,7 @@ TEST(NodeRestore, FailingAndHangingHooksAreReportedPerAccount) {
   EXPECT_EQ(r.hook_failed, 2u);
   EXPECT_EQ(r.ready, 1u);
   EXPECT_EQ(r.accounts[0].state, AccountState::kHookFailed);
-  EXPECT_NE(r.accounts[0].error.find("exit status 4: vhost config broken"), std::string::npos)
+  EXPECT_NE(r.accounts[0].error.find("failed (exit status 4): vhost config broken"), std::string::npos)
       << r.accounts[0].error;
   EXPECT_NE(r.accounts[1].error.find("timed out after 1 s"), std::string::npos)
       << r.accounts[1].error;
@@ -341,6 +341,8 @@ TEST(NodeRestore, UnknownNodeOrAccountIsNotFound) {
 TEST(ReadyHooks, CommandLineQuotesTheAccount) {
   EXPECT_EQ(hook_command_line("enable", "alice"), "enable 'alice'");
   EXPECT_EQ(hook_command_line("a {account} b {account}", "it's"), "a 'it'\\''s' b 'it'\\''s'");
+  EXPECT_EQ(hook_command_line("echo \"{account}\"", "$(x)"), "echo \"\\$(x)\"");
+  EXPECT_THROW(hook_command_line("echo $(date) {account}", "a"), Error);
 }
 
 }  // namespace
