@@ -96,6 +96,10 @@ void add_missing(RepoPlan& plan, const std::set<std::string>& all) {
             [](const AccountPlan& x, const AccountPlan& y) { return x.account < y.account; });
 }
 
+// RTO estimates closer than this to the shortest count as equal.
+constexpr double kRtoTieShare = 0.10;
+constexpr double kRtoTieSeconds = 30;
+
 double oldest_rpo(const RepoPlan& p) {
   return p.rpo.accounts == 0 ? INFINITY : p.rpo.max_age_seconds;
 }
@@ -155,6 +159,10 @@ RepoPlan select_snapshots(const std::vector<std::pair<Id, repo::Snapshot>>& snap
     a.entries = entries_of(snap.summary);
     plan.accounts.push_back(std::move(a));
   }
+  if (plan.accounts.empty())
+    plan.warnings.push_back("no snapshots of node " + options.node +
+                            (options.at ? " taken before the --at time" : "") +
+                            "; check --node (and --at)");
   finish_selection(plan);
   return plan;
 }
@@ -285,12 +293,14 @@ Recommendation recommend(const std::vector<RepoPlan>& repos) {
     r.decided_by = Decided::kStale;
     return r;
   }
-  // 2. The shortest RTO; estimates are rough, so within 10% is a tie.
+  // 2. The shortest RTO; estimates are rough, so within 10% (or half a
+  // minute, which no outage is decided by) is a tie.
   double best = INFINITY;
   for (size_t i : c)
     if (repos[i].rto.known) best = std::min(best, repos[i].rto.total_seconds);
+  const double tie = best + std::max(best * kRtoTieShare, kRtoTieSeconds);
   if (best < INFINITY &&
-      keep([&](const RepoPlan& p) { return p.rto.known && p.rto.total_seconds <= best * 1.1; })) {
+      keep([&](const RepoPlan& p) { return p.rto.known && p.rto.total_seconds <= tie; })) {
     r.repo = c[0];
     r.decided_by = Decided::kRto;
     return r;

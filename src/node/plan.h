@@ -46,15 +46,17 @@
 
 namespace lifeboat::node {
 
-// The constants of the model above. The write costs are fitted to the full
-// restore of docs/BENCHMARKS.md (200 accounts, 289,706 entries, 3.15 GB in
-// 10.4 s from a local repository on 2 cores; see docs/CLI.md "plan" for the
-// fit): a restore onto different hardware writes faster or slower.
+// The constants of the model above. The write costs come from measured
+// restores on the 2-core benchmark machine: one 400 MiB file restores at
+// ~1.5 ns per byte, and the rest of the full restore of docs/BENCHMARKS.md
+// (289,706 entries, 3.15 GB, 10.4 s) is ~20 us per entry (3.15 GB x 1.5 ns
+// + 289,706 x 20 us = 10.5 s). A restore onto other hardware writes faster
+// or slower; that is one reason the RTO is an estimate.
 struct RtoModel {
   size_t fetchers = 4;        // concurrent ranged reads (restore::ContentOptions::fetch_threads)
   repo::RangeLimits ranges;   // the restore's read shape (16 MiB, gaps <= 1 MiB)
-  double seconds_per_entry = 19e-6;    // create a file, directory or link and set its metadata
-  double seconds_per_byte = 1.5e-9;    // decrypt, decompress, verify and write one byte
+  double seconds_per_entry = 20e-6;   // create a file, directory or link and set its metadata
+  double seconds_per_byte = 1.5e-9;   // decrypt, decompress, verify and write one byte
 };
 
 // Counters for a status line; may be read from any thread.
@@ -224,9 +226,10 @@ struct NodePlan {
 NodePlan plan_node(const std::vector<RepoSource>& sources, const PlanOptions& options);
 
 // The repository to restore from: fewest stale accounts; then the shortest
-// RTO estimate (estimates within 10% of the shortest count as equal, and a
-// repository without one comes after those with one); then the freshest
-// (smallest oldest newest-complete-snapshot age); then the first given.
+// RTO estimate (estimates within 10% or 30 s of the shortest count as equal,
+// and a repository without one comes after those with one); then the
+// freshest (smallest oldest newest-complete-snapshot age); then the first
+// given.
 Recommendation recommend(const std::vector<RepoPlan>& repos);
 
 }  // namespace lifeboat::node

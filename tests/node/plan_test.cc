@@ -280,10 +280,10 @@ TEST_F(PlanTest, ASlowerRepositoryMeasuresLowerThroughputAndALongerRto) {
   ASSERT_TRUE(fast.rto.known && s.rto.known);
   EXPECT_GT(s.rto.fetch_seconds, fast.rto.fetch_seconds);
   EXPECT_GT(s.rto.total_seconds, fast.rto.total_seconds);
-  // Same data, same RPO: the faster one wins on RTO.
+  // Same data, same RPO: the faster one (here within the 30 s tie, so as
+  // the first given).
   ASSERT_TRUE(n.recommendation.repo);
   EXPECT_EQ(*n.recommendation.repo, 0u);
-  EXPECT_EQ(n.recommendation.decided_by, Decided::kRto);
 }
 
 TEST(PlanRecommend, StaleThenRtoWithinTenPercentThenRpo) {
@@ -303,15 +303,22 @@ TEST(PlanRecommend, StaleThenRtoWithinTenPercentThenRpo) {
   EXPECT_EQ(r.repo, 1u);
   EXPECT_EQ(r.decided_by, Decided::kStale);
   // Within 10% of the fastest: the fresher one.
-  r = recommend({plan(0, true, 100, 7200), plan(0, true, 108, 3600), plan(0, true, 200, 60)});
+  r = recommend({plan(0, true, 1000, 7200), plan(0, true, 1080, 3600), plan(0, true, 1200, 60)});
   EXPECT_EQ(r.repo, 1u);
   EXPECT_EQ(r.decided_by, Decided::kRpo);
+  // Within half a minute of the fastest counts as equal too.
+  r = recommend({plan(0, true, 10, 7200), plan(0, true, 35, 3600), plan(0, true, 45, 60)});
+  EXPECT_EQ(r.repo, 1u);
+  EXPECT_EQ(r.decided_by, Decided::kRpo);
+  r = recommend({plan(0, true, 100, 60), plan(0, true, 200, 60)});
+  EXPECT_EQ(r.repo, 0u);
+  EXPECT_EQ(r.decided_by, Decided::kRto);
   // An estimate beats none.
   r = recommend({plan(0, false, 0, 60), plan(0, true, 1000, 7200)});
   EXPECT_EQ(r.repo, 1u);
   EXPECT_EQ(r.decided_by, Decided::kRto);
   // Failed repositories are never recommended; a tie goes to the first given.
-  r = recommend({failed, plan(0, true, 100, 60), plan(0, true, 100, 60)});
+  r = recommend({failed, plan(0, true, 100, 60), plan(0, true, 101, 60)});
   EXPECT_EQ(r.repo, 1u);
   EXPECT_EQ(r.decided_by, Decided::kOrder);
   r = recommend({failed, plan(3, false, 0, 60)});
