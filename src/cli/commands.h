@@ -19,6 +19,7 @@ using CommandSetup = CommandRun (*)(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_init(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_backup(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_node(CLI::App& app, const GlobalOptions& global);
+CommandRun setup_plan(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_snapshots(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_ls(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_diff(CLI::App& app, const GlobalOptions& global);
