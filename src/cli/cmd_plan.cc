@@ -106,6 +106,7 @@ Json account_json(const node::AccountPlan& a) {
               {"unique_bytes", a.unique_bytes},
               {"stored_bytes", a.stored_bytes},
               {"ranges", a.ranges},
+              {"read_bytes", a.read_bytes},
               {"trees", a.trees},
               {"tree_bytes", a.tree_bytes},
               {"ready_seconds", a.missing ? Json(nullptr) : Json(a.ready_seconds)}};
@@ -149,6 +150,7 @@ Json repo_json(const node::RepoPlan& p) {
         {"tree_bytes", c.tree_bytes},
         {"packs", c.packs},
         {"ranges", c.ranges},
+        {"read_bytes", c.read_bytes},
         {"missing_blobs", c.missing_blobs},
         {"unreadable_trees", c.unreadable_trees}}},
       {"probe",
@@ -216,10 +218,12 @@ std::string repo_text(const node::RepoPlan& p, const PlanFlags& f, bool verbose)
   else
     t += "  RPO          no account has a complete snapshot\n";
   if (p.stale > 0) t += "  stale        " + stale_list(p, verbose) + "\n";
-  t += fmt::format("  to fetch     {} stored ({} after dedup) of {} in {} files; {} packs, {} "
-                   "reads, {} trees\n",
-                   format_bytes(c.stored_bytes + c.tree_bytes), format_bytes(c.unique_bytes),
-                   format_bytes(c.bytes_total), c.files, c.packs, c.ranges, c.trees);
+  t += fmt::format("  content      {} in {} files; {} distinct after dedup, {} stored\n",
+                   format_bytes(c.bytes_total), c.files, format_bytes(c.unique_bytes),
+                   format_bytes(c.stored_bytes));
+  t += fmt::format("  to fetch     {} in {} reads from {} packs, and {} trees ({})\n",
+                   format_bytes(c.read_bytes), c.ranges, c.packs, c.trees,
+                   format_bytes(c.tree_bytes));
   const node::ProbeResult& pr = p.probe;
   if (!pr.ran)
     t += "  probe        nothing to read\n";
@@ -262,7 +266,7 @@ std::string repo_text(const node::RepoPlan& p, const PlanFlags& f, bool verbose)
       t += fmt::format("  {:<20} {:<8} {:>9} {:>11} {:>11} {:>9}{}\n", printable(a.account),
                        a.snapshot_id->short_hex(),
                        a.complete_id ? format_seconds(a.age_seconds) : "partial",
-                       format_bytes(a.bytes_total), format_bytes(a.stored_bytes + a.tree_bytes),
+                       format_bytes(a.bytes_total), format_bytes(a.read_bytes + a.tree_bytes),
                        r.known ? format_seconds(a.ready_seconds) : "?",
                        a.stale ? " STALE" : "");
     }

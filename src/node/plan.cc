@@ -188,7 +188,7 @@ void estimate_rto(RepoPlan& plan, const RtoModel& model) {
   for (const AccountPlan* a : order) r.tree_seconds += reads(a->trees) + transfer(a->tree_bytes);
   const double before_content = r.open_seconds + r.tree_seconds;
   for (AccountPlan* a : order) {
-    r.fetch_seconds += reads(a->ranges) + transfer(a->stored_bytes);
+    r.fetch_seconds += reads(a->ranges) + transfer(a->read_bytes);
     r.write_seconds += static_cast<double>(a->entries) * model.seconds_per_entry +
                        static_cast<double>(a->bytes_total) * model.seconds_per_byte;
     a->ready_seconds = before_content + std::max(r.fetch_seconds, r.write_seconds);

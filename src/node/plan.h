@@ -16,7 +16,7 @@
 //   files are written. With L the probe's per-request latency, B its
 //   transfer rate and F the fetchers:
 //     trees(a) = tree_reads(a) * L / F + tree_bytes(a) / B
-//     fetch(a) = ranges(a) * L / F + stored_bytes(a) / B
+//     fetch(a) = ranges(a) * L / F + read_bytes(a) / B
 //     write(a) = entries(a) * seconds_per_entry + bytes(a) * seconds_per_byte
 //     ready(a) = open + sum(trees) + max(sum of fetch, sum of write) over a
 //                and the accounts before it
@@ -110,8 +110,9 @@ struct AccountPlan {
   // account before it needs (shared content counts at the first one).
   uint64_t blobs = 0;
   uint64_t unique_bytes = 0;  // plaintext of those blobs
-  uint64_t stored_bytes = 0;  // as stored in the packs (what is fetched)
+  uint64_t stored_bytes = 0;  // as stored in the packs
   uint64_t ranges = 0;        // ranged reads for them
+  uint64_t read_bytes = 0;    // bytes those reads fetch (gaps between blobs included)
   uint64_t trees = 0;
   uint64_t tree_bytes = 0;
   size_t order = 0;            // position in the smallest-first order
@@ -131,11 +132,12 @@ struct ContentTotals {
   uint64_t entries = 0;
   uint64_t blobs = 0;         // distinct content blobs needed
   uint64_t unique_bytes = 0;  // their plaintext bytes
-  uint64_t stored_bytes = 0;  // their stored bytes: what is fetched
+  uint64_t stored_bytes = 0;  // their stored bytes
   uint64_t trees = 0;         // distinct trees
   uint64_t tree_bytes = 0;
   uint64_t packs = 0;         // packs holding the blobs
   uint64_t ranges = 0;        // ranged reads in smallest-first order
+  uint64_t read_bytes = 0;    // what those reads fetch: stored bytes and the gaps they span
   uint64_t missing_blobs = 0;     // needed but not in the index (not counted above)
   uint64_t unreadable_trees = 0;  // trees that could not be loaded (below them: not counted)
 };

@@ -166,6 +166,7 @@ void measure_content(repo::Repository& repo, RepoPlan& plan, const PlanOptions& 
     }
     for (const repo::ReadRange& r : repo::coalesce_reads(spans, options.model.ranges)) {
       a.ranges++;
+      a.read_bytes += r.length;
       sample.offer(ProbeRange{packs[r.pack], r.offset, r.length});
     }
     i = j;
@@ -176,6 +177,7 @@ void measure_content(repo::Repository& repo, RepoPlan& plan, const PlanOptions& 
     c.unique_bytes += a->unique_bytes;
     c.stored_bytes += a->stored_bytes;
     c.ranges += a->ranges;
+    c.read_bytes += a->read_bytes;
     c.tree_bytes += a->tree_bytes;
   }
   plan.probe_ranges = sample.take();

@@ -109,6 +109,7 @@ TEST_F(PlanTest, SharedContentIsFetchedOnceAndChargedToTheSmallestAccount) {
   EXPECT_LT(c.stored_bytes, c.bytes_total / 4);
   EXPECT_GE(c.packs, 1u);
   EXPECT_GE(c.ranges, 6u);  // at least one read per account
+  EXPECT_GE(c.read_bytes, c.stored_bytes);  // reads may span gaps
   EXPECT_GT(c.trees, 6u);
   EXPECT_EQ(c.missing_blobs, 0u);
   EXPECT_EQ(c.unreadable_trees, 0u);
