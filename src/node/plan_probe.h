@@ -29,7 +29,10 @@ struct ProbeRange {
 };
 
 struct ProbeOptions {
-  double seconds = 2.5;           // time budget of the transfer phase
+  // Time budget of the transfer phase. Reads in flight when it is spent
+  // are finished (a backend read cannot be cancelled), so on a slow store
+  // the phase can last one range read (<= 16 MiB) longer.
+  double seconds = 2.5;
   uint64_t max_bytes = 256u << 20;  // byte budget (whichever comes first)
   size_t fetchers = 4;            // reads at once
   size_t latency_reads = 8;       // tiny reads for the latency

@@ -3,12 +3,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <fstream>
-#include <random>
-
 #include "backend/fault_backend.h"
 #include "backend/mem_backend.h"
 #include "node/node_backup.h"
+#include "support/files.h"
 #include "support/mem_repo.h"
 #include "support/temp_dir.h"
 
@@ -19,19 +17,6 @@ constexpr int64_t kHour = 3600LL * 1000000000LL;
 constexpr UnixNanos kNow = 1'800'000'000LL * 1000000000LL;
 constexpr size_t kShared = 3;
 constexpr size_t kSharedSize = 64 << 10;
-
-std::string random_bytes(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
-
-void write_file(const std::string& path, const std::string& content) {
-  std::ofstream f(path, std::ios::binary);
-  f << content;
-  ASSERT_TRUE(f.good()) << path;
-}
 
 size_t own_size(int i) { return 2000 * static_cast<size_t>(i + 1); }
 
@@ -47,9 +32,9 @@ std::vector<std::string> make_node(const std::string& root, int n) {
     ::mkdir(dir.c_str(), 0755);
     ::mkdir((dir + "/public_html").c_str(), 0755);
     for (size_t k = 0; k < kShared; ++k)
-      write_file(dir + "/public_html/core" + std::to_string(k) + ".php",
-                 random_bytes(kSharedSize, 100 + k));
-    write_file(dir + "/own.dat", random_bytes(own_size(i), 1000 + i));
+      test::write_file(dir + "/public_html/core" + std::to_string(k) + ".php",
+                       test::seeded_bytes(kSharedSize, 100 + k));
+    test::write_file(dir + "/own.dat", test::seeded_bytes(own_size(i), 1000 + i));
     names.push_back(name);
   }
   return names;
