@@ -421,9 +421,11 @@ repo::KeyFileInfo new_key_info(const std::string& label) {
 // ---------------------------------------------------------------- repository
 
 std::vector<std::string> repository_locations(const GlobalOptions& g) {
+  // An empty --repo counts as not given, as it always has.
+  std::vector<std::string> given;
   for (const auto& r : g.repos)
-    if (r.empty()) throw Error(ErrorCode::kInvalidArgument, "--repo must not be empty");
-  if (!g.repos.empty()) return g.repos;
+    if (!r.empty()) given.push_back(r);
+  if (!given.empty()) return given;
   if (const char* r = env("LIFEBOAT_REPOSITORY")) return {r};
   throw Error(ErrorCode::kInvalidArgument,
               "no repository given: use --repo LOCATION or set LIFEBOAT_REPOSITORY");
