@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,33 +53,6 @@ UnixNanos parse_at(const std::string& text) {
               "--at '" + text +
                   "' is not a time like 2026-11-25T21:00:00Z or '2026-11-25 22:00' (local)");
 }
-
-// The password is read once, when the first repository needs it, and
-// shared by all: one prompt, one run of LIFEBOAT_PASSWORD_COMMAND.
-class SharedPassword {
- public:
-  explicit SharedPassword(const GlobalOptions& g) : g_(g) {}
-  std::string get() {
-    std::lock_guard lock(mu_);
-    if (!tried_) {
-      tried_ = true;
-      try {
-        password_ = get_password(g_, false);
-      } catch (const Error& e) {
-        error_.emplace(e);
-      }
-    }
-    if (error_) throw *error_;
-    return password_;
-  }
-
- private:
-  const GlobalOptions& g_;
-  std::mutex mu_;
-  bool tried_ = false;
-  std::string password_;
-  std::optional<Error> error_;
-};
 
 Json time_or_null(bool has, UnixNanos t) { return has ? Json(format_rfc3339(t)) : Json(nullptr); }
 Json id_or_null(const std::optional<Id>& id) { return id ? Json(id->hex()) : Json(nullptr); }
@@ -332,12 +304,14 @@ int run_plan(const PlanFlags& f, const GlobalOptions& g) {
   o.probe.seconds = f.probe_seconds;
   std::vector<std::string> locations = repository_locations(g);
 
-  SharedPassword password(g);
+  // One password for all, read before any repository is opened: one prompt
+  // or one run of LIFEBOAT_PASSWORD_COMMAND, and no wait for it inside the
+  // measured opening time.
+  const std::string password = get_password(g, false);
   std::vector<node::RepoSource> sources;
   for (const auto& location : locations)
     sources.push_back({location, [&g, &password, location] {
-                         return open_repository_at(g, location, true,
-                                                   [&password] { return password.get(); });
+                         return open_repository_at(g, location, true, [&] { return password; });
                        }});
   node::PlanProgress progress;
   o.progress = &progress;

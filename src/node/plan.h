@@ -62,7 +62,7 @@ struct RtoModel {
 // Counters for a status line; may be read from any thread.
 struct PlanProgress {
   std::atomic<uint64_t> trees{0};        // trees walked (all repositories)
-  std::atomic<uint64_t> blobs{0};        // distinct content blobs found so far
+  std::atomic<uint64_t> blobs{0};        // distinct content blobs found (summed over repositories)
   std::atomic<uint64_t> probe_bytes{0};  // bytes read by the running probe
   std::atomic<int> probing{-1};          // the repository being probed (index), -1 none
 };

@@ -91,14 +91,18 @@ void measure_content(repo::Repository& repo, RepoPlan& plan, const PlanOptions& 
         subtrees.push_back(n.subtree);
       }
     }
-    std::lock_guard lock(mu);
-    for (const Id& b : blobs) {
-      auto [it, added] = blob_rank.try_emplace(b, item.rank);
-      if (!added && item.rank < it->second) it->second = item.rank;
+    uint64_t new_blobs = 0;
+    {
+      std::lock_guard lock(mu);
+      for (const Id& b : blobs) {
+        auto [it, added] = blob_rank.try_emplace(b, item.rank);
+        new_blobs += added;
+        if (!added && item.rank < it->second) it->second = item.rank;
+      }
     }
     if (options.progress) {
       options.progress->trees.fetch_add(1, std::memory_order_relaxed);
-      options.progress->blobs.store(blob_rank.size(), std::memory_order_relaxed);
+      options.progress->blobs.fetch_add(new_blobs, std::memory_order_relaxed);
     }
   };
   repo::TreeWalkOptions walk;
