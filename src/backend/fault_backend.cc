@@ -1,5 +1,7 @@
 #include "backend/fault_backend.h"
 
+#include <thread>
+
 namespace lifeboat::backend {
 
 namespace {
@@ -28,6 +30,13 @@ void FaultBackend::flip_bits_on_load(ObjectType type, bool enabled) {
   flip_[slot(type)] = enabled;
 }
 
+void FaultBackend::slow_loads(ObjectType type, std::chrono::microseconds latency,
+                              uint64_t bytes_per_second) {
+  std::lock_guard lock(mu_);
+  latency_[slot(type)] = latency;
+  bytes_per_second_[slot(type)] = bytes_per_second;
+}
+
 std::string FaultBackend::location() const { return inner_->location(); }
 
 void FaultBackend::create() { inner_->create(); }
@@ -45,6 +54,8 @@ void FaultBackend::save(const Handle& h, ByteView data) {
 
 Bytes FaultBackend::load(const Handle& h, uint64_t offset, uint64_t length) {
   bool flip;
+  std::chrono::microseconds latency;
+  uint64_t bytes_per_second;
   {
     std::lock_guard lock(mu_);
     int& left = fail_load_count_[slot(h.type)];
@@ -53,8 +64,15 @@ Bytes FaultBackend::load(const Handle& h, uint64_t offset, uint64_t length) {
       throw Error(ErrorCode::kUnavailable, "injected fault loading " + h.path());
     }
     flip = flip_[slot(h.type)];
+    latency = latency_[slot(h.type)];
+    bytes_per_second = bytes_per_second_[slot(h.type)];
   }
   Bytes data = inner_->load(h, offset, length);
+  if (latency.count() > 0 || bytes_per_second > 0) {
+    auto transfer = std::chrono::microseconds(
+        bytes_per_second == 0 ? 0 : data.size() * 1000000 / bytes_per_second);
+    std::this_thread::sleep_for(latency + transfer);
+  }
   if (flip && !data.empty()) data[data.size() / 2] ^= 0x01;
   return data;
 }

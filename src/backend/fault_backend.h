@@ -1,9 +1,10 @@
 // Fault injection as a wrapper around any backend (for tests): fail the Nth
 // save (and optionally all after it), flip a bit in loaded data, make loads
-// fail. Everything else forwards to the wrapped backend. Thread-safe.
+// fail or slow. Everything else forwards to the wrapped backend. Thread-safe.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 
@@ -27,6 +28,11 @@ class FaultBackend : public Backend {
   // Every non-empty loaded byte range of objects of `type` gets one bit
   // flipped (bit 0 of its middle byte, index size/2).
   void flip_bits_on_load(ObjectType type, bool enabled);
+  // Every load of objects of `type` first sleeps `latency` plus the time
+  // the returned bytes take at `bytes_per_second` (0: no bandwidth limit),
+  // like a remote store would; loads in parallel are not slowed by each
+  // other. latency 0 and bytes_per_second 0 turn it off.
+  void slow_loads(ObjectType type, std::chrono::microseconds latency, uint64_t bytes_per_second);
   // Save attempts so far.
   uint64_t saves() const { return saves_.load(); }
 
@@ -47,6 +53,8 @@ class FaultBackend : public Backend {
   bool fail_after_ = false;
   int fail_load_count_[6] = {};
   bool flip_[6] = {};
+  std::chrono::microseconds latency_[6] = {};
+  uint64_t bytes_per_second_[6] = {};
 };
 
 }  // namespace lifeboat::backend

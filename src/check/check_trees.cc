@@ -1,16 +1,17 @@
 // The snapshot tree walk (every tree loads, every blob is locatable) and the
 // attribution of damage to snapshots and paths.
 //
-// The walk visits each distinct tree once, however many snapshots share it,
-// level by level on a pool. It does not remember which snapshots reach a
-// tree: when something turns out lost (here or in read-data), attribute()
-// walks the snapshots once more, descending only into trees that hold a loss
-// and skipping every subtree already proven clean.
+// The walk (repo::walk_trees) visits each distinct tree once, however many
+// snapshots share it, level by level on a pool. It does not remember which
+// snapshots reach a tree: when something turns out lost (here or in
+// read-data), attribute() walks the snapshots once more, descending only
+// into trees that hold a loss and skipping every subtree already proven
+// clean.
 #include <algorithm>
 
 #include "base/error.h"
-#include "base/thread_pool.h"
 #include "check/check_internal.h"
+#include "repo/tree_walk.h"
 
 namespace lifeboat::check::detail {
 
@@ -57,31 +58,16 @@ bool Checker::walk_one(const Id& tree_id, std::vector<Id>& subtrees, std::vector
 }
 
 void Checker::walk_trees() {
-  std::unordered_set<Id, IdHash> seen_trees;
-  std::unordered_set<Id, IdHash> seen_blobs;
-  std::vector<Id> level;
-  for (const auto& [sid, snap] : snapshots_)
-    if (seen_trees.insert(snap.tree).second) level.push_back(snap.tree);
+  std::vector<repo::WalkItem> roots;
+  for (const auto& [sid, snap] : snapshots_) roots.push_back({snap.tree, 0});
 
-  ThreadPool pool(threads());
   std::mutex walk_mu;
   uint64_t trees_ok = 0;
-  while (!level.empty()) {
-    std::vector<Id> next;
-    std::vector<Id> new_blobs;
-    for (const Id& tree_id : level) {
-      pool.submit([&, tree_id] {
-        std::vector<Id> subtrees, blobs;
-        bool ok = walk_one(tree_id, subtrees, blobs);
-        std::lock_guard lock(walk_mu);
-        trees_ok += ok;
-        for (const Id& t : subtrees)
-          if (seen_trees.insert(t).second) next.push_back(t);
-        for (const Id& b : blobs)
-          if (seen_blobs.insert(b).second) new_blobs.push_back(b);
-      });
-    }
-    pool.wait();
+  std::unordered_set<Id, IdHash> seen_blobs;
+  std::vector<Id> new_blobs;  // found by the current level
+  repo::TreeWalkOptions options;
+  options.threads = threads();
+  options.after_level = [&] {
     std::sort(new_blobs.begin(), new_blobs.end());
     for (const Id& b : new_blobs) {
       auto where = locate(b);
@@ -93,9 +79,19 @@ void Checker::walk_trees() {
         note_unindexed(b, where->loc.pack);
       }
     }
-    std::sort(next.begin(), next.end());
-    level.swap(next);
-  }
+    new_blobs.clear();
+  };
+  repo::walk_trees(
+      roots,
+      [&](const repo::WalkItem& item, std::vector<Id>& subtrees) {
+        std::vector<Id> blobs;
+        bool ok = walk_one(item.tree, subtrees, blobs);
+        std::lock_guard lock(walk_mu);
+        trees_ok += ok;
+        for (const Id& b : blobs)
+          if (seen_blobs.insert(b).second) new_blobs.push_back(b);
+      },
+      options);
   report_.trees = trees_ok;
   report_.blobs = seen_blobs.size();
 }

@@ -25,6 +25,7 @@ struct NodeSubcommand {
   CommandRun run;
 };
 NodeSubcommand setup_node_restore(CLI::App& node_cmd, const GlobalOptions& global);
+CommandRun setup_plan(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_snapshots(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_ls(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_diff(CLI::App& app, const GlobalOptions& global);

@@ -386,11 +386,25 @@ repo::KeyFileInfo new_key_info(const std::string& label) {
 
 // ---------------------------------------------------------------- repository
 
-std::string repository_location(const GlobalOptions& g) {
-  if (!g.repo.empty()) return g.repo;
-  if (const char* r = env("LIFEBOAT_REPOSITORY")) return r;
+std::vector<std::string> repository_locations(const GlobalOptions& g) {
+  // An empty --repo counts as not given, as it always has.
+  std::vector<std::string> given;
+  for (const auto& r : g.repos)
+    if (!r.empty()) given.push_back(r);
+  if (!given.empty()) return given;
+  if (const char* r = env("LIFEBOAT_REPOSITORY")) return {r};
   throw Error(ErrorCode::kInvalidArgument,
               "no repository given: use --repo LOCATION or set LIFEBOAT_REPOSITORY");
+}
+
+std::string repository_location(const GlobalOptions& g) {
+  std::vector<std::string> all = repository_locations(g);
+  if (all.size() > 1)
+    throw Error(ErrorCode::kInvalidArgument,
+                "--repo was given " + std::to_string(all.size()) +
+                    " times; this command works on one repository (only 'lifeboat plan' "
+                    "compares several)");
+  return all[0];
 }
 
 namespace {
@@ -408,14 +422,21 @@ struct OpenWarnings {
 
 std::unique_ptr<repo::Repository> open_repository(const GlobalOptions& g, bool load_index,
                                                   std::string* password_out) {
-  std::string location = repository_location(g);
+  return open_repository_at(g, repository_location(g), load_index,
+                            [&g] { return get_password(g, false); }, password_out);
+}
+
+std::unique_ptr<repo::Repository> open_repository_at(const GlobalOptions& g,
+                                                     const std::string& location, bool load_index,
+                                                     const std::function<std::string()>& get,
+                                                     std::string* password_out) {
   std::shared_ptr<backend::Backend> backend = backend::open_backend(location);
   const std::string loc = backend->location();
   if (!backend->size({backend::ObjectType::kConfig, "config"}))
     throw Error(ErrorCode::kNotARepository,
                 "no lifeboat repository at " + loc +
                     " (no config object); check --repo, or create one with 'lifeboat init'");
-  std::string password = get_password(g, false);
+  std::string password = get();
 
   auto warnings = std::make_shared<OpenWarnings>();
   repo::RepositoryOptions options;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -36,7 +37,8 @@ inline constexpr const char* kVersion = "0.1.0";
 using Json = nlohmann::ordered_json;
 
 struct GlobalOptions {
-  std::string repo;           // --repo, or LIFEBOAT_REPOSITORY
+  // --repo (repeatable: only `plan` takes several), or LIFEBOAT_REPOSITORY.
+  std::vector<std::string> repos;
   std::string password_file;  // --password-file
   bool json = false;
   bool quiet = false;
@@ -101,13 +103,22 @@ std::string local_hostname();
 
 // ---- repository ----
 
-// The location from --repo or LIFEBOAT_REPOSITORY; throws kInvalidArgument if neither.
+// The location from --repo or LIFEBOAT_REPOSITORY; throws kInvalidArgument if
+// neither, or if --repo was given more than once.
 std::string repository_location(const GlobalOptions& g);
+// Every --repo given (or LIFEBOAT_REPOSITORY); throws kInvalidArgument if none.
+std::vector<std::string> repository_locations(const GlobalOptions& g);
 // Opens the repository (asking for the password only once the location is
 // known to hold one). Library warnings become "lifeboat: warning:" lines.
 // `password_out`, if given, receives the password that opened it.
 std::unique_ptr<repo::Repository> open_repository(const GlobalOptions& g, bool load_index,
                                                   std::string* password_out = nullptr);
+// The same for a given location, with the password from `password()`
+// (called only once the location holds a repository).
+std::unique_ptr<repo::Repository> open_repository_at(const GlobalOptions& g,
+                                                     const std::string& location, bool load_index,
+                                                     const std::function<std::string()>& password,
+                                                     std::string* password_out = nullptr);
 
 // ---- snapshots ----
 

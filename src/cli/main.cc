@@ -20,13 +20,15 @@ namespace {
 
 // One entry per command group, in the order `lifeboat --help` lists them.
 constexpr CommandSetup kCommands[] = {
-    setup_init,  setup_backup, setup_node, setup_snapshots, setup_ls,  setup_diff,    setup_restore,
-    setup_check, setup_stats,  setup_cat,       setup_key, setup_version,
+    setup_init,  setup_backup, setup_node, setup_plan, setup_snapshots, setup_ls,      setup_diff,
+    setup_restore, setup_check, setup_stats, setup_cat, setup_key,     setup_version,
 };
 
 void add_global_options(CLI::App& app, GlobalOptions& g) {
-  app.add_option("--repo", g.repo, "repository location (a directory path)")
+  app.add_option("--repo", g.repos,
+                 "repository location (a directory path); 'plan' takes several --repo")
       ->envname("LIFEBOAT_REPOSITORY")
+      ->allow_extra_args(false)
       ->group("Global options");
   app.add_option("--password-file", g.password_file,
                  "read the repository password from the first line of FILE "

@@ -23,6 +23,10 @@ NodeStatus compute_node_status(const std::vector<std::pair<Id, repo::Snapshot>>&
       a.bytes_total = s.summary.bytes_total;
       a.partial = s.partial;
     }
+    if (!s.partial && (!a.complete_id || s.time >= a.complete_time)) {
+      a.complete_id = id;
+      a.complete_time = s.time;
+    }
   }
   NodeStatus out;
   out.node = node;

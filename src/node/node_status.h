@@ -24,6 +24,10 @@ struct AccountStatus {
   uint64_t bytes_total = 0;       // its summary.bytes_total
   bool partial = false;           // last result: partial (else ok)
   size_t snapshots = 0;           // snapshots of this account on this node
+  // The newest complete (not partial) snapshot: the same as snapshot_id
+  // unless the newest one is partial; none if every snapshot is partial.
+  std::optional<Id> complete_id;
+  UnixNanos complete_time = 0;
   bool stale = false;             // no snapshot, or the newest is older than max_age
 };
 

@@ -1,5 +1,6 @@
 #include "backend/fault_backend.h"
 
+#include <chrono>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -109,6 +110,23 @@ TEST_F(FaultBackendTest, FlipsOneBitOfLoadedRanges) {
 
   fault_.flip_bits_on_load(ObjectType::kData, false);
   EXPECT_EQ(fault_.load(data(1), 0, 0), original);
+}
+
+TEST_F(FaultBackendTest, SlowsLoadsOfOneTypeByLatencyAndBandwidth) {
+  using std::chrono::steady_clock;
+  fault_.save(data(1), Bytes(100000, 7));
+  fault_.save(Handle{ObjectType::kSnapshot, "s"}, as_bytes("x"));
+  auto timed = [&](const Handle& h, uint64_t length) {
+    auto t0 = steady_clock::now();
+    EXPECT_EQ(fault_.load(h, 0, length).size(), length);
+    return std::chrono::duration<double>(steady_clock::now() - t0).count();
+  };
+  fault_.slow_loads(ObjectType::kData, std::chrono::milliseconds(50), 1000000);
+  EXPECT_GE(timed(data(1), 10), 0.050);
+  EXPECT_GE(timed(data(1), 50000), 0.050 + 0.050);                 // 50 kB at 1 MB/s
+  EXPECT_LT(timed(Handle{ObjectType::kSnapshot, "s"}, 1), 0.050);  // other types unaffected
+  fault_.slow_loads(ObjectType::kData, std::chrono::microseconds(0), 0);
+  EXPECT_LT(timed(data(1), 10), 0.050);
 }
 
 TEST_F(FaultBackendTest, InnerErrorsPassThrough) {

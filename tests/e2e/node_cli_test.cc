@@ -1,5 +1,6 @@
-// End-to-end: `lifeboat node backup` and `lifeboat node status` as a user
-// runs them, with their JSON output and exit codes (docs/CLI.md "node").
+// End-to-end: `lifeboat node backup`, `lifeboat node status` and
+// `lifeboat plan` as a user runs them, with their JSON output and exit codes
+// (docs/CLI.md "node", "plan").
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -182,6 +183,122 @@ TEST_F(NodeCliTest, NodeBackupWithDatabaseDumps) {
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("--db-dump-command"), std::string::npos) << bad.err;
   EXPECT_EQ(lb_json({"snapshots", "--json"}, 0).size(), 3u);
+}
+
+TEST_F(NodeCliTest, PlanComparesTwoRepositories) {
+  const std::string a = dir_.sub("repo-a"), b = dir_.sub("repo-b");
+  ASSERT_EQ(lb({"init", "--repo", a}).code, 0);
+  ASSERT_EQ(lb({"init", "--repo", b}).code, 0);
+  std::string home = dir_.sub("home");
+  ::mkdir(home.c_str(), 0755);
+  const std::string core(300000, 'c');  // the same CMS core in every account
+  for (const char* acct : {"alice", "bob", "carol"}) {
+    ::mkdir((home + "/" + acct).c_str(), 0755);
+    write(home + "/" + acct + "/core.php", core);
+    write(home + "/" + acct + "/own.txt", std::string(1000, 'o') + acct);
+  }
+  ASSERT_EQ(lb({"node", "backup", home, "--node", "web209", "--repo", a, "-q"}).code, 0);
+  // B lacks carol.
+  write(dir_.sub("two"), "alice\nbob\n");
+  ASSERT_EQ(lb({"node", "backup", home, "--node", "web209", "--accounts-file", dir_.sub("two"),
+                "--repo", b, "-q"})
+                .code,
+            0);
+
+  json p = lb_json({"plan", "--node", "web209", "--repo", a, "--repo", b, "--probe-seconds",
+                    "0.2", "--json"},
+                   0);
+  EXPECT_EQ(p["node"], "web209");
+  EXPECT_EQ(p["max_age_seconds"], 26 * 3600);
+  EXPECT_TRUE(p["at"].is_null());
+  EXPECT_EQ(p["model"]["fetchers"], 4);
+  ASSERT_EQ(p["repositories"].size(), 2u) << p.dump(2);
+  const json& ra = p["repositories"][0];
+  const json& rb = p["repositories"][1];
+  EXPECT_EQ(ra["location"], a);
+  EXPECT_TRUE(ra["ok"].get<bool>());
+  EXPECT_EQ(ra["summary"]["accounts"], 3);
+  EXPECT_EQ(ra["summary"]["stale"], 0);
+  EXPECT_EQ(ra["rpo"]["accounts"], 3);
+  EXPECT_GE(ra["rpo"]["max_age_seconds"].get<double>(), 0.0);
+  EXPECT_LT(ra["rpo"]["max_age_seconds"].get<double>(), 3600.0);
+  // Deduplicated: the core is fetched once.
+  const json& c = ra["content"];
+  EXPECT_EQ(c["bytes_total"], 3 * (300000 + 1000) + 5 + 3 + 5);  // + the account names
+  EXPECT_LT(c["unique_bytes"].get<uint64_t>(), c["bytes_total"].get<uint64_t>() / 2);
+  EXPECT_GT(c["stored_bytes"].get<uint64_t>(), 0u);
+  EXPECT_GE(c["packs"].get<uint64_t>(), 1u);
+  EXPECT_GE(c["ranges"].get<uint64_t>(), 1u);
+  EXPECT_EQ(c["files"], 6);
+  EXPECT_TRUE(ra["probe"]["ran"].get<bool>());
+  EXPECT_GT(ra["probe"]["bytes"].get<uint64_t>(), 0u);
+  EXPECT_GT(ra["probe"]["bytes_per_second"].get<double>(), 0.0);
+  EXPECT_TRUE(ra["rto"]["known"].get<bool>());
+  EXPECT_GT(ra["rto"]["total_seconds"].get<double>(), 0.0);
+  EXPECT_LE(ra["rto"]["ready50_seconds"].get<double>(), ra["rto"]["ready100_seconds"].get<double>());
+  ASSERT_EQ(ra["accounts"].size(), 3u);
+  EXPECT_EQ(ra["accounts"][0]["account"], "alice");
+  EXPECT_EQ(ra["accounts"][0]["snapshot_id"].get<std::string>().size(), 64u);
+  EXPECT_EQ(ra["accounts"][0]["snapshot_id"], ra["accounts"][0]["complete_snapshot_id"]);
+  EXPECT_TRUE(ra["accounts"][0]["newer_partial_snapshot_id"].is_null());
+  EXPECT_TRUE(ra["warnings"].empty());
+  // B: carol is missing there, so it is stale and A is recommended.
+  EXPECT_EQ(rb["summary"]["missing"], 1);
+  EXPECT_EQ(rb["summary"]["stale"], 1);
+  EXPECT_EQ(rb["accounts"][2]["account"], "carol");
+  EXPECT_TRUE(rb["accounts"][2]["missing"].get<bool>());
+  EXPECT_TRUE(rb["accounts"][2]["snapshot_id"].is_null());
+  EXPECT_EQ(p["recommended"]["location"], a);
+  EXPECT_EQ(p["recommended"]["index"], 0);
+  EXPECT_EQ(p["recommended"]["decided_by"], "stale");
+
+  // Only some accounts.
+  p = lb_json({"plan", "--node", "web209", "--repo", b, "--accounts", "alice,carol", "--json"}, 0);
+  ASSERT_EQ(p["repositories"][0]["accounts"].size(), 2u) << p.dump(2);
+  EXPECT_EQ(p["repositories"][0]["summary"]["missing"], 1);
+
+  // A repository that cannot be opened is reported in its row: exit 3.
+  const std::string none = dir_.sub("no-repo");
+  CmdResult r = lb({"plan", "--node", "web209", "--repo", a, "--repo", none, "--json",
+                    "--probe-seconds", "0.2"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  p = json::parse(r.out);
+  EXPECT_TRUE(p["repositories"][0]["ok"].get<bool>());
+  EXPECT_FALSE(p["repositories"][1]["ok"].get<bool>());
+  EXPECT_EQ(p["repositories"][1]["exit_code"], 10);
+  EXPECT_NE(p["repositories"][1]["error"].get<std::string>().find(none), std::string::npos);
+  EXPECT_EQ(p["recommended"]["location"], a);
+  EXPECT_NE(r.err.find("cannot be planned"), std::string::npos) << r.err;
+
+  // Human output names both and recommends one.
+  r = lb({"plan", "--node", "web209", "--repo", a, "--repo", b, "--probe-seconds", "0.2"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("RTO estimate"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("carol (no snapshot)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("recommended: " + a), std::string::npos) << r.out;
+
+  // Nothing could be planned: the error's own exit code, nothing on stdout.
+  r = lb({"plan", "--node", "web209", "--repo", none});
+  EXPECT_EQ(r.code, 10) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  write(dir_.sub("wrong.pw"), "wrong\n");
+  EXPECT_EQ(lb({"plan", "--node", "web209", "--repo", a, "--repo", b, "--password-file",
+                dir_.sub("wrong.pw")})
+                .code,
+            12);
+
+  // Usage errors: bad --max-age or --at; several --repo for any other command.
+  EXPECT_EQ(lb({"plan", "--node", "web209", "--repo", a, "--max-age", "soon"}).code, 2);
+  EXPECT_EQ(lb({"plan", "--node", "web209", "--repo", a, "--at", "yesterday"}).code, 2);
+  EXPECT_EQ(lb({"plan", "--repo", a}).code, 2);  // --node is required
+  r = lb({"snapshots", "--repo", a, "--repo", b});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--repo was given 2 times"), std::string::npos) << r.err;
+
+  // As of a time before every backup: no snapshots, exit 3 with a warning.
+  r = lb({"plan", "--node", "web209", "--repo", a, "--at", "2001-01-01T00:00:00Z", "--json"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("no snapshots of node web209"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -39,7 +39,7 @@ TEST(NodeStatus, ListsAccountsAndFlagsStaleAndMissing) {
     s.summary.bytes_total = bytes;
     return repo->save_snapshot(s);
   };
-  save("alice", "web1", now - 50 * kHour, 10, false);
+  Id alice_old = save("alice", "web1", now - 50 * kHour, 10, false);
   Id alice_new = save("alice", "web1", now - 2 * kHour, 11, true);
   Id bob = save("bob", "web1", now - 30 * kHour, 20, false);  // stale
   save("carol", "web2", now - 1 * kHour, 30, false);          // another node
@@ -50,11 +50,14 @@ TEST(NodeStatus, ListsAccountsAndFlagsStaleAndMissing) {
   EXPECT_EQ(s.accounts[0].snapshot_id, alice_new);
   EXPECT_EQ(s.accounts[0].bytes_total, 11u);
   EXPECT_TRUE(s.accounts[0].partial);
+  EXPECT_EQ(s.accounts[0].complete_id, alice_old);  // the newest that is not partial
+  EXPECT_EQ(s.accounts[0].complete_time, now - 50 * kHour);
   EXPECT_EQ(s.accounts[0].snapshots, 2u);
   EXPECT_DOUBLE_EQ(s.accounts[0].age_seconds, 2 * 3600.0);
   EXPECT_FALSE(s.accounts[0].stale);
   EXPECT_EQ(s.accounts[1].account, "bob");
   EXPECT_EQ(s.accounts[1].snapshot_id, bob);
+  EXPECT_EQ(s.accounts[1].complete_id, bob);
   EXPECT_TRUE(s.accounts[1].stale);
   EXPECT_EQ(s.stale, 1u);
   EXPECT_EQ(s.missing, 0u);
@@ -69,6 +72,7 @@ TEST(NodeStatus, ListsAccountsAndFlagsStaleAndMissing) {
   ASSERT_EQ(s.accounts.size(), 3u);
   EXPECT_EQ(s.accounts[2].account, "dave");
   EXPECT_FALSE(s.accounts[2].snapshot_id);
+  EXPECT_FALSE(s.accounts[2].complete_id);
   EXPECT_TRUE(s.accounts[2].stale);
   EXPECT_EQ(s.stale, 1u);
   EXPECT_EQ(s.missing, 1u);
