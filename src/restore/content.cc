@@ -284,13 +284,7 @@ void ContentRestorer::write_range(const Fetched& item, Bytes& out, Bytes& scratc
   }
   for (uint32_t b = item.blobs_begin; b < item.blobs_end; ++b) {
     const BlobJob& job = blobs_[b];
-    ByteView stored(item.data.data() + (job.entry.offset - item.offset), job.entry.stored_length);
-    try {
-      repo::decode_blob(aead, repo_.hasher(), job.entry, stored, pack_id, out, scratch);
-    } catch (const Error& e) {
-      fail_blob(job, e.message());
-      continue;
-    }
+    if (!decode(item, b, aead, out, scratch)) continue;
     const bool zero = all_zero(out);
     for (uint32_t k = job.refs_begin; k < job.refs_end; ++k) {
       if (reporter_.aborted()) return;
@@ -303,7 +297,6 @@ void ContentRestorer::write_range(const Fetched& item, Bytes& out, Bytes& scratc
 
 void ContentRestorer::write_range_by_file(const Fetched& item, const crypto::Aead& aead,
                                           uint64_t raw, Bytes& out, Bytes& scratch) {
-  const Id& pack_id = packs_[item.pack].first;
   thread_local Bytes arena;
   if (arena.size() < raw) arena.resize(raw);
   struct Decoded {
@@ -315,13 +308,7 @@ void ContentRestorer::write_range_by_file(const Fetched& item, const crypto::Aea
   uint64_t at = 0;
   for (uint32_t b = item.blobs_begin; b < item.blobs_end; ++b) {
     const BlobJob& job = blobs_[b];
-    ByteView stored(item.data.data() + (job.entry.offset - item.offset), job.entry.stored_length);
-    try {
-      repo::decode_blob(aead, repo_.hasher(), job.entry, stored, pack_id, out, scratch);
-    } catch (const Error& e) {
-      fail_blob(job, e.message());
-      continue;
-    }
+    if (!decode(item, b, aead, out, scratch)) continue;
     std::memcpy(arena.data() + at, out.data(), out.size());
     decoded[b - item.blobs_begin] = Decoded{at, all_zero(out)};
     at += out.size();
@@ -338,6 +325,20 @@ void ContentRestorer::write_range_by_file(const Fetched& item, const crypto::Aea
     const BlobRef& ref = refs_[k];
     const Decoded& d = decoded[local];
     files_.write_part(ref.file, ref.offset, ByteView(arena.data() + d.at, ref.length), d.zero);
+  }
+}
+
+bool ContentRestorer::decode(const Fetched& item, uint32_t b, const crypto::Aead& aead, Bytes& out,
+                             Bytes& scratch) {
+  const BlobJob& job = blobs_[b];
+  ByteView stored(item.data.data() + (job.entry.offset - item.offset), job.entry.stored_length);
+  try {
+    repo::decode_blob(aead, repo_.hasher(), job.entry, stored, packs_[item.pack].first, out,
+                      scratch);
+    return true;
+  } catch (const Error& e) {
+    fail_blob(job, e.message());
+    return false;
   }
 }
 

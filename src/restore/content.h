@@ -95,6 +95,10 @@ class ContentRestorer {
   void fetch_loop(Semaphore& slots, BoundedQueue<Fetched>& queue);
   void work_loop(Semaphore& slots, BoundedQueue<Fetched>& queue);
   void write_range(const Fetched& item, Bytes& out, Bytes& scratch);
+  // Decodes blobs_[b] of `item` into `out`; a blob that fails verification
+  // is reported for every place it goes (false).
+  bool decode(const Fetched& item, uint32_t b, const crypto::Aead& aead, Bytes& out,
+              Bytes& scratch);
   void write_range_by_file(const Fetched& item, const crypto::Aead& aead, uint64_t raw,
                            Bytes& out, Bytes& scratch);
   void fail_blob(const BlobJob& job, const std::string& why);

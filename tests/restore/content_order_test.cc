@@ -14,6 +14,30 @@ namespace {
 
 using lifeboat::test::TempDir;
 
+// A content pass on its own: files planned by hand into a temporary
+// directory, each with a rank (its "account").
+struct ContentPass {
+  TempDir tmp;
+  RestoreOptions options;
+  Reporter reporter{options};
+  DirTable dirs{tmp.path()};
+  DirFds fds{dirs, open(tmp.path().c_str(), O_PATH | O_DIRECTORY), 4};
+  std::vector<PlannedFile> planned;
+  std::vector<BlobRef> refs;
+  std::vector<uint32_t> rank;
+
+  // A file `name` of `size` bytes, all of it blob `blob`.
+  void add(const std::string& name, const Id& blob, uint32_t size, uint32_t file_rank) {
+    PlannedFile f;
+    f.name = name;
+    f.meta = FileMeta::of(TestRepo::meta("", NodeType::kFile, 0644, 1'000'000'000 * kSec));
+    f.meta.size = size;
+    refs.push_back(BlobRef{blob, static_cast<uint32_t>(planned.size()), size, 0});
+    planned.push_back(f);
+    rank.push_back(file_rank);
+  }
+};
+
 // Three "accounts" (ranks 0, 1, 2) of 40 files each, the same 40 small
 // blobs in each (a CMS core): all of it sits in one ranged read. The first
 // account's files must all be complete before the second's first one, so
@@ -25,25 +49,11 @@ TEST(ContentOrder, SharedContentIsWrittenAccountByAccount) {
   for (int i = 0; i < 40; ++i) core.push_back(t.blob(random_bytes(3000 + i)));
   t.repo->flush();
 
-  TempDir tmp;
-  RestoreOptions options;
-  Reporter reporter(options);
-  DirTable dirs(tmp.path());
-  DirFds fds(dirs, open(tmp.path().c_str(), O_PATH | O_DIRECTORY), 4);
-  std::vector<PlannedFile> planned;
-  std::vector<BlobRef> refs;
-  std::vector<uint32_t> rank;
+  ContentPass p;
   for (uint32_t account = 0; account < 3; ++account)
-    for (uint32_t i = 0; i < 40; ++i) {
-      PlannedFile f;
-      f.name = "a" + std::to_string(account) + "-" + std::to_string(i);
-      f.meta = FileMeta::of(TestRepo::meta("", NodeType::kFile, 0644, 1'000'000'000 * kSec));
-      f.meta.size = 3000 + i;
-      refs.push_back(BlobRef{core[i], static_cast<uint32_t>(planned.size()), 3000 + i, 0});
-      planned.push_back(f);
-      rank.push_back(account);
-    }
-  FileTable table(planned, dirs, fds, reporter, fs::ApplyOptions{false, true}, 100);
+    for (uint32_t i = 0; i < 40; ++i)
+      p.add("a" + std::to_string(account) + "-" + std::to_string(i), core[i], 3000 + i, account);
+  FileTable table(p.planned, p.dirs, p.fds, p.reporter, fs::ApplyOptions{false, true}, 100);
   std::mutex mu;
   std::vector<uint32_t> completed;
   table.set_on_complete([&](uint32_t f) {
@@ -53,17 +63,17 @@ TEST(ContentOrder, SharedContentIsWrittenAccountByAccount) {
   ContentOptions co;
   co.fetch_threads = 1;
   co.worker_threads = 1;
-  ContentRestorer content(*t.repo, table, reporter, co);
-  content.plan(refs, &rank);
+  ContentRestorer content(*t.repo, table, p.reporter, co);
+  content.plan(p.refs, &p.rank);
   ASSERT_EQ(content.stats().ranges, 1u);
   content.run([] {});
   ASSERT_EQ(completed.size(), 120u);
-  EXPECT_EQ(reporter.errors.load(), 0u);
+  EXPECT_EQ(p.reporter.errors.load(), 0u);
   for (size_t k = 0; k < completed.size(); ++k)
-    EXPECT_EQ(rank[completed[k]], k / 40) << "completion " << k << " was file " << completed[k];
+    EXPECT_EQ(p.rank[completed[k]], k / 40) << "completion " << k << " was file " << completed[k];
   for (uint32_t f = 0; f < 120; ++f) {
-    Bytes got = read_file(tmp.sub(planned[f].name));
-    EXPECT_EQ(t.repo->hash(got), core[f % 40]) << planned[f].name;
+    Bytes got = read_file(p.tmp.sub(p.planned[f].name));
+    EXPECT_EQ(t.repo->hash(got), core[f % 40]) << p.planned[f].name;
   }
 }
 
@@ -80,34 +90,21 @@ TEST(ContentOrder, LaterBlobsInsideARangeAreNotFetchedAgain) {
   t.repo->flush();
   t.counting->reset();
 
-  TempDir tmp;
-  RestoreOptions options;
-  Reporter reporter(options);
-  DirTable dirs(tmp.path());
-  DirFds fds(dirs, open(tmp.path().c_str(), O_PATH | O_DIRECTORY), 4);
-  std::vector<PlannedFile> planned;
-  std::vector<BlobRef> refs;
-  std::vector<uint32_t> rank;
+  ContentPass p;
   for (uint32_t account = 0; account < 2; ++account)
-    for (uint32_t i = 0; i < 20; ++i) {
-      PlannedFile f;
-      f.name = "f" + std::to_string(account) + "-" + std::to_string(i);
-      f.meta = FileMeta::of(TestRepo::meta("", NodeType::kFile, 0644, 1'000'000'000 * kSec));
-      f.meta.size = 5000;
-      refs.push_back(BlobRef{(account == 0 ? a : b)[i], static_cast<uint32_t>(planned.size()), 5000, 0});
-      planned.push_back(f);
-      rank.push_back(account);
-    }
-  FileTable table(planned, dirs, fds, reporter, fs::ApplyOptions{false, true}, 100);
-  ContentRestorer content(*t.repo, table, reporter, ContentOptions{});
-  content.plan(refs, &rank);
+    for (uint32_t i = 0; i < 20; ++i)
+      p.add("f" + std::to_string(account) + "-" + std::to_string(i), (account == 0 ? a : b)[i],
+            5000, account);
+  FileTable table(p.planned, p.dirs, p.fds, p.reporter, fs::ApplyOptions{false, true}, 100);
+  ContentRestorer content(*t.repo, table, p.reporter, ContentOptions{});
+  content.plan(p.refs, &p.rank);
   content.run([] {});
-  EXPECT_EQ(reporter.errors.load(), 0u);
+  EXPECT_EQ(p.reporter.errors.load(), 0u);
   // One range a0..a19 (with b0..b18 inside it), one for b19 after it.
   EXPECT_EQ(content.stats().ranges, 2u);
   EXPECT_LE(content.stats().bytes_read, t.data_pack_bytes());
   for (uint32_t f = 0; f < 40; ++f)
-    EXPECT_EQ(t.repo->hash(read_file(tmp.sub(planned[f].name))), (f < 20 ? a : b)[f % 20]);
+    EXPECT_EQ(t.repo->hash(read_file(p.tmp.sub(p.planned[f].name))), (f < 20 ? a : b)[f % 20]);
 }
 
 }  // namespace
