@@ -33,6 +33,7 @@ struct RestoreFlags {
   int retries = 1;
   bool no_verify = false;
   bool no_owner = false;
+  bool newest = false;
   std::string timeline;
 };
 
@@ -153,6 +154,7 @@ int run(const RestoreFlags& f, const GlobalOptions& g) {
   o.target = f.target;
   if (!f.at.empty()) o.at = parse_rfc3339(f.at);
   o.accounts = f.accounts;
+  o.newest_even_if_partial = f.newest;
   if (!f.priority_file.empty()) o.priority = read_priority_file(f.priority_file);
   o.order = node::parse_restore_order(f.order);
   o.ready_hook = f.hook;
@@ -232,6 +234,9 @@ NodeSubcommand setup_node_restore(CLI::App& node_cmd, const GlobalOptions& g) {
   c->add_option("--at", f->at,
                 "restore the newest snapshots at or before TIME (RFC 3339, e.g. "
                 "2026-11-25T03:00:00Z)");
+  c->add_flag("--newest", f->newest,
+              "take each account's newest snapshot even if it is partial (by default the "
+              "newest complete one, a partial one only when there is nothing else)");
   c->add_option("--accounts", f->accounts, "only these accounts (comma-separated)")
       ->delimiter(',')
       ->allow_extra_args(false);
