@@ -64,12 +64,6 @@ struct LiveState {
   size_t total = 0;  // guarded by mu
 };
 
-std::string format_eta(double seconds) {
-  auto s = static_cast<uint64_t>(seconds + 0.5);
-  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60);
-  return fmt::format("{:02}:{:02}", s / 60, s % 60);
-}
-
 // "accounts 37/120 ready  bytes 1.2 GiB/3.1 GiB  150.0 MiB/s  ETA 00:12
 //  giants: big1 40%, big2 10%"
 std::string render_status(LiveState& live, std::chrono::steady_clock::time_point started) {

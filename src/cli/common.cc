@@ -85,6 +85,15 @@ void print_verbose(const GlobalOptions& g, std::string_view line) {
 }
 
 void print_out(std::string_view text) {
+  if (g_status_visible.load()) {
+    // A status line on the terminal: clear it first so the text starts on
+    // a line of its own (the next redraw puts the status line back).
+    std::lock_guard lock(g_stderr_mu);
+    if (g_status_visible.exchange(false)) write_fd(2, "\r\x1b[K");
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return;
+  }
   std::fwrite(text.data(), 1, text.size(), stdout);
 }
 
