@@ -146,7 +146,7 @@ int run(const RestoreFlags& f, const GlobalOptions& g) {
   node::NodeRestoreOptions o;
   o.node = f.node;
   o.target = f.target;
-  if (!f.at.empty()) o.at = parse_rfc3339(f.at);
+  if (!f.at.empty()) o.at = parse_time_flag(f.at);
   o.accounts = f.accounts;
   o.newest_even_if_partial = f.newest;
   if (!f.priority_file.empty()) o.priority = read_priority_file(f.priority_file);
@@ -227,7 +227,7 @@ NodeSubcommand setup_node_restore(CLI::App& node_cmd, const GlobalOptions& g) {
       ->required();
   c->add_option("--at", f->at,
                 "restore the newest snapshots at or before TIME (RFC 3339, e.g. "
-                "2026-11-25T03:00:00Z)");
+                "2026-11-25T03:00:00Z, or local '2026-11-25 04:00')");
   c->add_flag("--newest", f->newest,
               "take each account's newest snapshot even if it is partial (by default the "
               "newest complete one, a partial one only when there is nothing else)");

@@ -593,4 +593,22 @@ void install_signal_handling() {
   }).detach();
 }
 
+UnixNanos parse_time_flag(const std::string& text) {
+  try {
+    return parse_rfc3339(text);
+  } catch (const Error&) {
+  }
+  for (const char* format : {"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
+    struct tm tm = {};
+    const char* end = strptime(text.c_str(), format, &tm);
+    if (end == nullptr || *end != '\0') continue;
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    if (t != static_cast<time_t>(-1)) return static_cast<UnixNanos>(t) * 1000000000;
+  }
+  throw Error(ErrorCode::kInvalidArgument,
+              "--at '" + text +
+                  "' is not a time like 2026-11-25T21:00:00Z or '2026-11-25 22:00' (local)");
+}
+
 }  // namespace lifeboat::cli
