@@ -32,9 +32,9 @@ struct PackListing {
   std::string source;                    // segment name, or "trailer"
 };
 
-// A pack's footer and decoded trailer.
+// A pack's salt and decoded trailer.
 struct PackTail {
-  repo::PackFooter footer;
+  repo::PackSalt salt{};
   std::vector<repo::PackEntry> entries;  // sorted by offset
 };
 
@@ -59,6 +59,7 @@ class Checker {
   void list_packs();                   // check_packs.cc
   void check_indexed_packs();          // check_packs.cc
   void check_unreferenced_packs();     // check_packs.cc
+  void judge_damaged_segments();       // check_packs.cc
   void load_snapshots();               // check_objects.cc
   void walk_trees();                   // check_trees.cc
   void read_data();                    // check_packs.cc
@@ -108,6 +109,7 @@ class Checker {
   CheckReport report_;
 
   std::vector<std::string> snapshot_names_;
+  std::vector<std::pair<std::string, std::string>> damaged_segments_;  // (name, why); guarded by mu_
   std::vector<std::pair<Id, repo::Snapshot>> snapshots_;   // those that decode
   std::map<Id, PackListing> listings_;                    // packs the index lists
   std::unordered_map<Id, uint64_t, IdHash> pack_sizes_;   // data/ objects

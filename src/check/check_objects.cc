@@ -74,9 +74,10 @@ void Checker::check_index_segments() {
           add_problem({"index", name,
                        "index segment " + name + " decodes but does not match its name", {}, {}, {}});
       } catch (const Error& e) {
-        add_problem({"index", name,
-                     e.message() + "; its packs count as unreferenced until 'lifeboat repair index'",
-                     {}, {}, {}});
+        // Judged once the packs are listed: if every pack is listed by a
+        // readable segment, nothing depends on this one.
+        std::lock_guard lock(mu_);
+        damaged_segments_.emplace_back(name, e.message());
         return;
       }
       for (auto& info : packs) {

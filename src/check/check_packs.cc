@@ -35,7 +35,7 @@ std::string describe(const PackEntry& e) {
 
 // Empty if the trailer agrees with the index listing, else what differs first.
 std::string compare_with_listing(const PackListing& listing, const PackTail& tail) {
-  if (listing.salt != tail.footer.salt) return "its salt differs from the index's";
+  if (listing.salt != tail.salt) return "its salt differs from the index's";
   const auto& a = listing.entries;
   const auto& b = tail.entries;
   for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
@@ -126,16 +126,28 @@ void Checker::check_unreferenced_packs() {
       try {
         PackTail tail = read_tail(id, size, {});
         add_warning(what + " (left by an interrupted or running backup)");
-        repo::PackInfo info{id, tail.footer.salt, tail.entries};
+        repo::PackInfo info{id, tail.salt, tail.entries};
         unreferenced_index_.add_pack(info);
         std::lock_guard lock(mu_);
-        unreferenced_.emplace(id, PackListing{tail.footer.salt, std::move(tail.entries), "trailer"});
+        unreferenced_.emplace(id, PackListing{tail.salt, std::move(tail.entries), "trailer"});
       } catch (const Error& e) {
         add_warning(what + " and its trailer is unreadable: " + e.message());
       }
     });
   }
   pool.wait();
+}
+
+void Checker::judge_damaged_segments() {
+  for (const auto& [name, message] : damaged_segments_) {
+    if (report_.unreferenced_packs == 0)
+      add_warning("index segment " + name + " cannot be read (" + message +
+                  "); every pack is listed by another segment, so nothing depends on it");
+    else
+      add_problem({"index", name,
+                   message + "; its packs count as unreferenced until 'lifeboat repair index'",
+                   {}, {}, {}});
+  }
 }
 
 void Checker::read_data() {
@@ -183,7 +195,7 @@ void Checker::read_data() {
           salt = listing->salt;
           entries = &listing->entries;
         } else if (tail) {
-          salt = tail->footer.salt;
+          salt = tail->salt;
           entries = &tail->entries;
         }
         if (entries) {

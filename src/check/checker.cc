@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "check/check_internal.h"
+#include "repo/pack_reader.h"
 #include "crypto/aead.h"
 
 namespace lifeboat::check {
@@ -33,6 +34,7 @@ CheckReport Checker::run() {
   list_packs();
   check_indexed_packs();
   check_unreferenced_packs();
+  judge_damaged_segments();
   load_snapshots();
   walk_trees();
   if (options_.read_data) read_data();
@@ -85,32 +87,9 @@ repo::Tree Checker::load_tree(const Id& id, const repo::BlobLocation& loc) const
 }
 
 PackTail Checker::read_tail(const Id& pack, uint64_t size, ByteView tail, uint64_t guess) const {
-  const backend::Handle h{ObjectType::kData, pack.hex()};
-  Bytes loaded;
-  if (tail.empty()) {
-    uint64_t n = std::min<uint64_t>(size, std::max<uint64_t>(guess, repo::kPackFooterSize));
-    loaded = backend_.load(h, size - n, n);
-    tail = loaded;
-  }
-  PackTail out;
-  out.footer = repo::parse_pack_footer(tail, pack);
-  const uint64_t need = uint64_t{out.footer.trailer_length} + repo::kPackFooterSize;
-  if (need + repo::kPackHeaderSize > size)
-    throw Error(ErrorCode::kCorrupt, "pack " + pack.hex() + " is damaged: its footer gives a trailer of " +
-                                         std::to_string(out.footer.trailer_length) +
-                                         " bytes, more than the pack holds");
-  Bytes trailer_bytes;
-  ByteView trailer;
-  if (need <= tail.size()) {
-    trailer = tail.subspan(tail.size() - need, out.footer.trailer_length);
-  } else {
-    trailer_bytes = backend_.load(h, size - need, out.footer.trailer_length);
-    trailer = trailer_bytes;
-  }
-  out.entries = repo::parse_pack_trailer(repo_.keys().encryption, out.footer, trailer, size, pack);
-  std::sort(out.entries.begin(), out.entries.end(),
-            [](const repo::PackEntry& a, const repo::PackEntry& b) { return a.offset < b.offset; });
-  return out;
+  repo::PackInfo info =
+      repo::read_pack_trailer(backend_, repo_.keys().encryption, pack, size, tail, guess);
+  return PackTail{info.salt, std::move(info.entries)};
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #include "repo/config.h"
 #include "repo/index.h"
 #include "repo/pack.h"
+#include "repo/pack_reader.h"
 #include "repo/sealed.h"
 
 namespace lifeboat::cli {
@@ -160,17 +161,12 @@ void cat_pack(repo::Repository& repo, const std::string& ref) {
   backend::Backend& be = repo.backend();
   auto size = be.size(h);
   if (!size) throw Error(ErrorCode::kNotFound, "no pack " + name + " in " + be.location());
-  if (*size < repo::kPackHeaderSize + repo::kPackFooterSize)
-    throw Error(ErrorCode::kCorrupt, fmt::format("pack {} is damaged: only {} bytes long", name, *size));
-  Bytes tail = be.load(h, *size - repo::kPackFooterSize, repo::kPackFooterSize);
+  // The footer (for its trailer length) and the trailer, which checks it.
+  Bytes tail = be.load(h, *size - std::min<uint64_t>(*size, repo::kPackFooterSize),
+                       std::min<uint64_t>(*size, repo::kPackFooterSize));
+  repo::PackInfo info = repo::read_pack_trailer(be, repo.keys().encryption, id, *size);
   repo::PackFooter footer = repo::parse_pack_footer(tail, id);
-  if (footer.trailer_length > *size - repo::kPackHeaderSize - repo::kPackFooterSize)
-    throw Error(ErrorCode::kCorrupt,
-                fmt::format("pack {} is damaged: its trailer length {} exceeds the pack", name,
-                            footer.trailer_length));
-  Bytes trailer = be.load(h, *size - repo::kPackFooterSize - footer.trailer_length,
-                          footer.trailer_length);
-  auto entries = repo::parse_pack_trailer(repo.keys().encryption, footer, trailer, *size, id);
+  const auto& entries = info.entries;
   Json blobs = Json::array();
   for (const auto& e : entries) blobs.push_back(entry_json(e));
   print_json(Json{{"id", name},

@@ -1,5 +1,7 @@
 #include "repo/repository.h"
 
+#include "repo/pack_reader.h"
+
 #include <algorithm>
 
 #include "base/error.h"
@@ -140,6 +142,64 @@ std::vector<std::string> Repository::load_index() {
   return skipped;
 }
 
+// ---- the index is a cache ----
+
+Repository::UnlistedPacks Repository::index_unlisted_packs() const {
+  std::lock_guard lock(recover_mu_);
+  std::vector<std::pair<Id, uint64_t>> todo;
+  backend_->list(ObjectType::kData, [&](std::string_view name, uint64_t size) {
+    auto id = Id::from_hex(name);
+    if (!id || index_.has_pack(*id) || trailers_read_.count(*id)) return;
+    todo.emplace_back(*id, size);
+  });
+  UnlistedPacks out;
+  std::vector<std::optional<PackInfo>> read(todo.size());
+  std::vector<std::string> errors(todo.size());
+  {
+    ThreadPool pool(std::max<size_t>(4, ThreadPool::default_threads()));
+    for (size_t i = 0; i < todo.size(); ++i)
+      pool.submit([&, i] {
+        try {
+          read[i] = read_pack_trailer(*backend_, keys_.encryption, todo[i].first, todo[i].second);
+        } catch (const Error& e) {
+          errors[i] = e.message();
+        }
+      });
+    pool.wait();
+  }
+  for (size_t i = 0; i < todo.size(); ++i) {
+    trailers_read_.insert(todo[i].first);
+    if (!read[i]) {
+      out.unreadable.push_back(todo[i].first.hex());
+      warn("pack " + todo[i].first.hex() + " is in no index segment and its trailer cannot be read: " +
+           errors[i]);
+      continue;
+    }
+    ++out.packs;
+    out.blobs += read[i]->entries.size();
+    recovered_.add_pack(*read[i]);
+    recovered_packs_.push_back(std::move(*read[i]));
+  }
+  return out;
+}
+
+std::optional<BlobLocation> Repository::locate(const Id& blob) const {
+  if (auto loc = index_.find(blob)) return loc;
+  if (auto loc = recovered_.find(blob)) return loc;
+  if (recovered_once_.exchange(true)) return std::nullopt;
+  UnlistedPacks found = index_unlisted_packs();
+  if (found.packs > 0)
+    warn("the index lacks blobs: read the trailers of " + std::to_string(found.packs) +
+         " packs no index segment lists (" + std::to_string(found.blobs) +
+         " blobs) and carried on; run 'lifeboat repair index' to write them into the index");
+  return recovered_.find(blob);
+}
+
+std::vector<PackInfo> Repository::recovered_packs() const {
+  std::lock_guard lock(recover_mu_);
+  return recovered_packs_;
+}
+
 // ---- saving ----
 
 PackWriter* Repository::acquire_packer() {
@@ -166,7 +226,7 @@ void Repository::release_packer(PackWriter* packer, bool full) {
 }
 
 bool Repository::save_blob(BlobType type, const Id& id, ByteView plaintext, SaveTally* tally) {
-  if (index_.contains(id)) return false;
+  if (index_.contains(id) || recovered_.contains(id)) return false;
   uint64_t epoch;
   {
     std::lock_guard lock(inflight_mu_);
@@ -272,6 +332,15 @@ void Repository::rethrow_upload_error() {
   if (upload_error_) std::rethrow_exception(upload_error_);
 }
 
+std::string Repository::save_index_segment(const std::vector<PackInfo>& packs) {
+  Bytes sealed = encode_index_segment(keys_.encryption, packs);
+  const std::string name = crypto::sha256(sealed).hex();
+  backend_->save({ObjectType::kIndex, name}, sealed);
+  for (const PackInfo& p : packs)
+    if (!index_.has_pack(p.id)) index_.add_pack(p);
+  return name;
+}
+
 void Repository::write_unindexed_packs() {
   // Held from taking the packs until their segment is durable: a flush that
   // finds nothing left to write knows no segment is still being written.
@@ -326,7 +395,7 @@ BlobStoreStats Repository::stats() const {
 // ---- loading ----
 
 Bytes Repository::load_blob(BlobType type, const Id& id) const {
-  auto loc = index_.find(id);
+  auto loc = locate(id);
   if (!loc)
     throw Error(ErrorCode::kNotFound, std::string(blob_type_name(type)) + " blob " + id.hex() +
                                           " is not in the index of " + backend_->location() +

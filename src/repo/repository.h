@@ -91,6 +91,27 @@ class Repository {
   // cannot be read is skipped with a warning; returns the names skipped.
   std::vector<std::string> load_index();
 
+  // ---- the index is a cache (law 3) ----
+  // Reads the trailers of the packs that no loaded index segment lists (in
+  // parallel, each at most once per Repository) and keeps their blobs in a
+  // second, recovered index that locate() and load_blob() consult after the
+  // main one. A pack whose trailer cannot be read is warned about and
+  // skipped. Thread-safe; concurrent callers wait for one pass.
+  struct UnlistedPacks {
+    size_t packs = 0;  // packs read (this call)
+    size_t blobs = 0;  // blobs they hold
+    std::vector<std::string> unreadable;  // packs whose trailer could not be read
+  };
+  UnlistedPacks index_unlisted_packs() const;
+  // Where a blob is: the index, else the packs no index lists (read the
+  // first time a blob is missing, with a warning saying what was repaired).
+  std::optional<BlobLocation> locate(const Id& blob) const;
+  // The blobs found in unlisted packs so far, by pack.
+  std::vector<PackInfo> recovered_packs() const;
+  // Writes one index segment listing `packs` (durable when it returns) and
+  // adds them to the in-memory index. Returns the segment's name.
+  std::string save_index_segment(const std::vector<PackInfo>& packs);
+
   // ---- blob store ----
   Id hash(ByteView plaintext) const { return hasher_->mac(plaintext); }
 
@@ -157,7 +178,13 @@ class Repository {
   std::unique_ptr<crypto::IdHasher> hasher_;
   std::unique_ptr<chunk::GearTable> gear_;
   Index index_;
-
+  // Blobs of packs no index segment lists, read from their trailers: a
+  // cache filled on demand, so mutable (lookups are const).
+  mutable Index recovered_;
+  mutable std::mutex recover_mu_;  // one index_unlisted_packs pass at a time
+  mutable std::vector<PackInfo> recovered_packs_;  // guarded by recover_mu_
+  mutable std::unordered_set<Id, IdHash> trailers_read_;  // guarded by recover_mu_
+  mutable std::atomic<bool> recovered_once_{false};  // locate() tried the unlisted packs
   // Blobs being saved but not yet uploaded and indexed.
   std::mutex inflight_mu_;
   std::unordered_set<Id, IdHash> inflight_;

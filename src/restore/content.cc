@@ -56,15 +56,16 @@ void ContentRestorer::plan(std::vector<BlobRef> refs, const std::vector<uint32_t
     size_t j = i;
     while (j < refs_.size() && refs_[j].blob == refs_[i].blob) ++j;
     const Id& blob = refs_[i].blob;
-    auto loc = repo_.index().find(blob);
+    auto loc = repo_.locate(blob);
     if (!loc || loc->entry.type != repo::BlobType::kData) {
       for (size_t k = i; k < j; ++k) {
         if (k > i && refs_[k].file == refs_[k - 1].file) continue;  // one message per file
         files_.mark_failed(refs_[k].file,
                            "content blob " + blob.hex() + " (" + std::to_string(refs_[k].length) +
                                " bytes at offset " + std::to_string(refs_[k].offset) +
-                               ") is not in the repository index; the file is incomplete. Run "
-                               "'lifeboat check' to see what else is affected");
+                               ") is in no index segment and no pack of the repository; the "
+                               "file is incomplete. Run 'lifeboat check' to see what else is "
+                               "affected");
       }
       i = j;
       continue;

@@ -1,0 +1,96 @@
+// lifeboat repair: put a damaged repository's derived data back together.
+//   repair index [--full]   rebuild index segments from the packs' trailers
+// The work is done in src/repo/index_repair.h; this file parses flags,
+// shows progress and prints the result.
+#include <atomic>
+#include <chrono>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "base/error.h"
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/progress.h"
+#include "repo/index_repair.h"
+
+namespace lifeboat::cli {
+namespace {
+
+struct IndexFlags {
+  bool full = false;
+};
+
+int run_repair_index(const IndexFlags& f, const GlobalOptions& g) {
+  // The index is loaded by the repair itself, so damaged segments are named.
+  auto repo = open_repository(g, false);
+  std::atomic<uint64_t> done{0}, total{0};
+  repo::IndexRepairOptions o;
+  o.full = f.full;
+  o.on_progress = [&](uint64_t d, uint64_t t) {
+    done = d;
+    total = t;
+  };
+  const auto started = std::chrono::steady_clock::now();
+  StatusLine status(progress_wanted(g), [&] {
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::string line = fmt::format("packs {}/{}", done.load(), total.load());
+    if (done > 0 && total > done)
+      line += "  ETA " + format_eta(s / static_cast<double>(done) *
+                                    static_cast<double>(total - done));
+    return line;
+  });
+  repo::IndexRepairResult r = repo::repair_index(*repo, o);
+  status.stop();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (g.json) {
+    print_json(Json{{"packs", r.packs},
+                    {"packs_listed", r.packs_listed},
+                    {"packs_read", r.packs_read},
+                    {"blobs", r.blobs},
+                    {"segments_written", r.segments_written},
+                    {"segments_skipped", r.segments_skipped},
+                    {"unreadable_packs", r.unreadable},
+                    {"duration_seconds", seconds}});
+  } else if (!g.quiet) {
+    std::string text = fmt::format(
+        "repair index: {} packs, {} listed by the index; read {} trailers ({} blobs) and wrote {} "
+        "index segments in {}\n",
+        r.packs, r.packs_listed, r.packs_read, r.blobs, r.segments_written,
+        format_seconds(seconds));
+    if (!r.segments_skipped.empty())
+      text += fmt::format(
+          "{} unreadable index segments left in place (their packs are indexed again): {}\n",
+          r.segments_skipped.size(), fmt::join(r.segments_skipped, ", "));
+    print_out(text);
+  }
+  if (!r.unreadable.empty()) {
+    print_error(fmt::format("{} packs have an unreadable trailer and are not indexed ({}); run "
+                            "'lifeboat check --read-data' to see what they hold",
+                            r.unreadable.size(), fmt::join(r.unreadable, ", ")));
+    return kExitPartial;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+CommandRun setup_repair(CLI::App& app, const GlobalOptions& g) {
+  auto f = std::make_shared<IndexFlags>();
+  auto* cmd = app.add_subcommand("repair", "rebuild what can be rebuilt in a damaged repository");
+  cmd->require_subcommand(1);
+  cmd->fallthrough();
+  auto* index = cmd->add_subcommand(
+      "index", "rebuild the index from the packs' trailers (packs no readable segment lists)");
+  index->fallthrough();
+  index->add_flag("--full", f->full, "read every pack's trailer, listed or not");
+  return [f, index, &g]() -> int {
+    if (index->parsed()) return run_repair_index(*f, g);
+    throw Error(ErrorCode::kInvalidArgument,
+                "repair: no subcommand given; see 'lifeboat repair --help'");
+  };
+}
+
+}  // namespace lifeboat::cli
