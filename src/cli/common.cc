@@ -270,6 +270,11 @@ std::string run_password_command(const std::string& command) {
   } catch (const Error& e) {
     throw Error(ErrorCode::kInvalidArgument, e.message());
   }
+  // ^C on a terminal reaches the command too (one process group): it may
+  // die of it before lifeboat's own handler runs. That is an interruption,
+  // not a broken command.
+  if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGTERM))
+    throw Error(ErrorCode::kInterrupted, "interrupted");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw Error(ErrorCode::kInvalidArgument,
                 fmt::format("LIFEBOAT_PASSWORD_COMMAND '{}' failed ({}); fix it or use "

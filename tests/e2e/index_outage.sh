@@ -44,4 +44,19 @@ mv "$work/index-away" "$work/repo/index"
 "$lifeboat" check --read-data -q 2>/dev/null || fail "check rejects the repaired repository"
 "$lifeboat" node restore --node web209 --target "$work/out2" -q 2>"$work/r2.err" || fail "restore after repair failed"
 ! grep -q "repair index" "$work/r2.err" || fail "the index still lacks blobs after repair index"
+# The daily drill: everything restores and verifies; then a damaged pack is
+# found (exit 11) and named, and the scratch space is gone either way.
+"$lifeboat" drill --all --scratch "$work/drill" --json >"$work/drill.json" 2>/dev/null || fail "drill of a sound repository failed"
+[ "$(jq .summary.ok "$work/drill.json")" = 40 ] || fail "drill: $(jq -c .summary "$work/drill.json")"
+[ ! -e "$work/drill" ] || fail "drill left its scratch directory"
+pack=$(find "$work/repo/data" -type f -size +1M | sort | sed -n 1p)
+size=$(stat -c %s "$pack")
+printf '\xff' | dd of="$pack" bs=1 seek=$((size / 2)) conv=notrunc status=none
+set +e
+"$lifeboat" drill --all --scratch "$work/drill" --json >"$work/drill2.json" 2>"$work/drill2.err"
+rc=$?
+set -e
+[ $rc = 11 ] || fail "drill over a damaged pack: exit $rc, expected 11"
+[ "$(jq .summary.failed "$work/drill2.json")" -ge 1 ] || fail "drill did not name a failed account"
+[ ! -e "$work/drill" ] || fail "drill left its scratch directory after a failure"
 echo "OK: every account restored with half the index gone; repair index read $(jq .packs_read "$work/repair.json") packs; check passes"
