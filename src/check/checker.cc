@@ -1,6 +1,8 @@
 #include "check/checker.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "base/error.h"
 #include "check/check_internal.h"
@@ -108,11 +110,30 @@ void sort_unique(std::vector<std::string>& v) {
 
 void Checker::finish() {
   report_.packs = listings_.size();
+  std::map<std::string, std::string> account_of;  // snapshot id (hex) -> "node/account"
+  for (const auto& [id, s] : snapshots_)
+    account_of[id.hex()] = s.node + "/" + (s.account.empty() ? "-" : s.account);
+  std::set<std::string> affected_snapshots, affected_accounts;
   for (auto& p : report_.problems) {
     sort_unique(p.snapshots);
     sort_unique(p.files);
     sort_unique(p.blobs);
+    for (const auto& snap : p.snapshots) {
+      affected_snapshots.insert(snap);
+      if (auto it = account_of.find(snap); it != account_of.end()) {
+        p.accounts.push_back(it->second);
+        affected_accounts.insert(it->second);
+      }
+    }
+    sort_unique(p.accounts);
   }
+  std::set<std::string> unaffected_accounts;
+  for (const auto& [snap, account] : account_of) {
+    if (!affected_snapshots.count(snap)) report_.unaffected_snapshots.push_back(snap);
+    if (!affected_accounts.count(account)) unaffected_accounts.insert(account);
+  }
+  report_.affected_accounts.assign(affected_accounts.begin(), affected_accounts.end());
+  report_.unaffected_accounts.assign(unaffected_accounts.begin(), unaffected_accounts.end());
   std::stable_sort(report_.problems.begin(), report_.problems.end(),
                    [](const Problem& a, const Problem& b) {
                      int ra = kind_rank(a.kind), rb = kind_rank(b.kind);

@@ -65,6 +65,9 @@ struct Problem {
   // Blob ids (hex) inside `object` that fail verification (read-data), or
   // that snapshots need from a pack no index lists. Sorted.
   std::vector<std::string> blobs;
+  // The accounts of `snapshots`, "<node>/<account>" (sorted; filled at the
+  // end of the check).
+  std::vector<std::string> accounts = {};
 };
 
 struct CheckReport {
@@ -76,6 +79,11 @@ struct CheckReport {
   uint64_t bytes_read = 0;
   uint64_t unreferenced_packs = 0;  // packs no index lists (left by an interrupted backup): not an error
   std::vector<Problem> problems;       // sorted by kind, then object
+  // What the problems leave intact: snapshots that no problem affects, and
+  // accounts ("<node>/<account>") with and without an affected snapshot.
+  std::vector<std::string> unaffected_snapshots;
+  std::vector<std::string> affected_accounts;
+  std::vector<std::string> unaffected_accounts;
   std::vector<std::string> warnings;  // sorted
   bool ok() const { return problems.empty(); }
 };

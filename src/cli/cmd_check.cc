@@ -25,6 +25,12 @@ std::pair<uint32_t, uint32_t> parse_subset(const std::string& text) {
   return {n, m};
 }
 
+Json json_accounts(const std::vector<std::string>& accounts) {
+  Json out = Json::array();
+  for (const auto& a : accounts) out.push_back(json_bytes(a));
+  return out;
+}
+
 Json report_json(const check::CheckReport& r) {
   Json problems = Json::array();
   for (const auto& p : r.problems) {
@@ -34,6 +40,7 @@ Json report_json(const check::CheckReport& r) {
                             {"object", p.object},
                             {"message", p.message},
                             {"snapshots", p.snapshots},
+                            {"accounts", json_accounts(p.accounts)},
                             {"files", files},
                             {"blobs", p.blobs}});
   }
@@ -46,6 +53,9 @@ Json report_json(const check::CheckReport& r) {
               {"bytes_read", r.bytes_read},
               {"unreferenced_packs", r.unreferenced_packs},
               {"problems", problems},
+              {"affected_accounts", json_accounts(r.affected_accounts)},
+              {"unaffected_accounts", json_accounts(r.unaffected_accounts)},
+              {"unaffected_snapshots", r.unaffected_snapshots},
               {"warnings", r.warnings}};
 }
 
@@ -74,9 +84,14 @@ void print_report(const check::CheckReport& r, bool verbose) {
     std::vector<std::string> short_ids;
     for (const auto& s : p.snapshots) short_ids.push_back(s.substr(0, 8));
     if (!p.snapshots.empty()) text += "  affects snapshots: " + join(short_ids, limit) + "\n";
+    if (!p.accounts.empty()) text += "  affects accounts: " + join(p.accounts, limit) + "\n";
     if (!p.files.empty()) text += "  affects files: " + join(p.files, limit) + "\n";
     if (!p.blobs.empty()) text += "  blobs: " + join(p.blobs, limit) + "\n";
   }
+  if (!r.problems.empty())
+    text += fmt::format("{} accounts affected ({}); {} accounts and {} snapshots not affected\n",
+                        r.affected_accounts.size(), join(r.affected_accounts, limit),
+                        r.unaffected_accounts.size(), r.unaffected_snapshots.size());
   if (r.ok()) text += "no problems found\n";
   print_out(text);
 }

@@ -156,12 +156,19 @@ TEST(NodeFaults, ADamagedOrMissingPackCostsOnlyTheAccountsItHeld) {
     check::CheckReport report = check::run_check(*repo, co);
     ASSERT_FALSE(report.ok());
     bool named = false;
+    std::vector<std::string> hit_accounts;
+    for (const auto& a : hit) hit_accounts.push_back("web1/" + a);
     for (const auto& p : report.problems)
       if (p.object == pack.hex()) {
         named = true;
         EXPECT_FALSE(p.snapshots.empty());
+        EXPECT_EQ(p.accounts, hit_accounts);
       }
     EXPECT_TRUE(named) << "check does not name pack " << pack.hex();
+    // ... and says what it leaves intact.
+    EXPECT_EQ(report.affected_accounts, hit_accounts);
+    EXPECT_EQ(report.unaffected_accounts.size(), n.names.size() - hit.size());
+    EXPECT_EQ(report.unaffected_snapshots.size(), n.names.size() - hit.size());
   }
 }
 
