@@ -1,6 +1,8 @@
 // lifeboat repair: put a damaged repository's derived data back together.
 //   repair index [--full]   rebuild index segments from the packs' trailers
-// The work is done in src/repo/index_repair.h; this file parses flags,
+//   repair snapshots        salvage snapshots that name data that is gone
+// The work is done in src/repo/index_repair.h and snapshot_repair.h; this
+// file parses flags,
 // shows progress and prints the result.
 #include <atomic>
 #include <chrono>
@@ -13,6 +15,7 @@
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
 #include "repo/index_repair.h"
+#include "repo/snapshot_repair.h"
 
 namespace lifeboat::cli {
 namespace {
@@ -20,6 +23,62 @@ namespace {
 struct IndexFlags {
   bool full = false;
 };
+
+struct SnapshotFlags {
+  bool forget = false;
+  bool read_data = false;
+};
+
+int run_repair_snapshots(const SnapshotFlags& f, const GlobalOptions& g) {
+  auto repo = open_repository(g, true);
+  std::atomic<uint64_t> done{0}, total{0};
+  repo::SnapshotRepairOptions o;
+  o.forget = f.forget;
+  o.read_data = f.read_data;
+  o.on_progress = [&](size_t d, size_t t) {
+    done = d;
+    total = t;
+  };
+  StatusLine status(progress_wanted(g), [&] {
+    return fmt::format("snapshots {}/{}", done.load(), total.load());
+  });
+  repo::SnapshotRepairResult r = repo::repair_snapshots(*repo, o);
+  status.stop();
+  if (g.json) {
+    Json list = Json::array();
+    for (const auto& s : r.snapshots) {
+      if (!s.repaired) continue;
+      Json damaged = Json::array();
+      for (const auto& p : s.damaged) damaged.push_back(json_bytes(p));
+      list.push_back(Json{{"original", s.original.hex()},
+                          {"repaired", s.repaired->hex()},
+                          {"node", json_bytes(s.node)},
+                          {"account", json_bytes(s.account)},
+                          {"damaged", damaged},
+                          {"forgotten", s.forgotten}});
+    }
+    print_json(Json{{"snapshots", r.snapshots.size()},
+                    {"intact", r.intact},
+                    {"repaired", r.repaired},
+                    {"repairs", list}});
+  } else if (!g.quiet) {
+    std::string text;
+    for (const auto& s : r.snapshots) {
+      if (!s.repaired) continue;
+      text += fmt::format("snapshot {} ({}/{}) -> {}{}: {} damaged: {}\n", s.original.short_hex(),
+                          printable(s.node), printable(s.account), s.repaired->short_hex(),
+                          s.forgotten ? " (original forgotten)" : "", s.damaged.size(),
+                          one_line(fmt::format("{}", fmt::join(s.damaged, ", "))));
+    }
+    text += fmt::format("repair snapshots: {} snapshots, {} intact, {} repaired{}\n",
+                        r.snapshots.size(), r.intact, r.repaired,
+                        r.repaired && !f.forget
+                            ? " (originals kept; --forget removes them)"
+                            : "");
+    print_out(text);
+  }
+  return kExitOk;
+}
 
 int run_repair_index(const IndexFlags& f, const GlobalOptions& g) {
   // The index is loaded by the repair itself, so damaged segments are named.
@@ -86,8 +145,17 @@ CommandRun setup_repair(CLI::App& app, const GlobalOptions& g) {
       "index", "rebuild the index from the packs' trailers (packs no readable segment lists)");
   index->fallthrough();
   index->add_flag("--full", f->full, "read every pack's trailer, listed or not");
-  return [f, index, &g]() -> int {
+  auto sf = std::make_shared<SnapshotFlags>();
+  auto* snaps = cmd->add_subcommand(
+      "snapshots",
+      "write new snapshots that keep what is readable and mark what is lost as damaged");
+  snaps->fallthrough();
+  snaps->add_flag("--forget", sf->forget, "remove the originals of the snapshots repaired");
+  snaps->add_flag("--read-data", sf->read_data,
+                  "also read and verify every content blob (finds damaged data, not only missing)");
+  return [f, sf, index, snaps, &g]() -> int {
     if (index->parsed()) return run_repair_index(*f, g);
+    if (snaps->parsed()) return run_repair_snapshots(*sf, g);
     throw Error(ErrorCode::kInvalidArgument,
                 "repair: no subcommand given; see 'lifeboat repair --help'");
   };

@@ -11,8 +11,11 @@
 #include "node/node_backup.h"
 #include "node/node_restore.h"
 #include "repo/index_repair.h"
+#include "repo/snapshot_repair.h"
+#include "restore/restorer.h"
 #include "support/files.h"
-#include "support/mem_repo.h"
+#include "backend/mem_backend.h"
+#include "crypto/kdf.h"
 #include "support/temp_dir.h"
 #include "support/tree_compare.h"
 
@@ -22,11 +25,24 @@ namespace {
 using backend::Handle;
 using backend::ObjectType;
 
+// An in-memory repository with small packs: a 300 KB file's one blob then
+// sits alone in its pack, so a pack's damage has a known, narrow reach.
+struct SmallPackRepo {
+  std::shared_ptr<backend::MemBackend> be = std::make_shared<backend::MemBackend>();
+  std::unique_ptr<repo::Repository> repo;
+  SmallPackRepo() {
+    repo::Config cfg = repo::Config::make_new();
+    cfg.pack_size = 128 << 10;
+    repo::Repository::init(*be, "pw", crypto::KdfParams::for_tests(), {}, cfg);
+    repo = repo::Repository::open(be, "pw");
+  }
+};
+
 // Eight accounts sharing a core, each with content of its own; the
 // repository is in memory, reopened (index reloaded) for every restore.
 struct FaultNode {
   test::TempDir dir;
-  test::MemRepo r;
+  SmallPackRepo r;
   std::vector<std::string> names;
   FaultNode() {
     ::mkdir(dir.sub("home").c_str(), 0755);
@@ -134,6 +150,7 @@ TEST(NodeFaults, ADamagedOrMissingPackCostsOnlyTheAccountsItHeld) {
     std::vector<std::string> hit;
     for (const auto& a : n.names)
       if (n.pack_of_own(a) == pack) hit.push_back(a);
+    ASSERT_EQ(hit, std::vector<std::string>{victim}) << "the pack must hold one account's content";
     Handle h{ObjectType::kData, pack.hex()};
     if (remove) {
       n.r.be->remove(h);
@@ -170,6 +187,54 @@ TEST(NodeFaults, ADamagedOrMissingPackCostsOnlyTheAccountsItHeld) {
     EXPECT_EQ(report.unaffected_accounts.size(), n.names.size() - hit.size());
     EXPECT_EQ(report.unaffected_snapshots.size(), n.names.size() - hit.size());
   }
+}
+
+TEST(NodeFaults, RepairSnapshotsKeepsWhatIsReadableAndMarksTheRest) {
+  FaultNode n;
+  const Id pack = n.pack_of_own("m5");
+  std::vector<std::string> hit;
+  for (const auto& a : n.names)
+    if (n.pack_of_own(a) == pack) hit.push_back(a);
+  ASSERT_EQ(hit, std::vector<std::string>{"m5"});
+  n.r.be->remove({ObjectType::kData, pack.hex()});
+
+  auto repo = n.reopen();
+  repo::SnapshotRepairOptions o;
+  o.forget = true;
+  repo::SnapshotRepairResult r = repo::repair_snapshots(*repo, o);
+  EXPECT_EQ(r.repaired, hit.size());
+  EXPECT_EQ(r.intact, n.names.size() - hit.size());
+  for (const auto& s : r.snapshots) {
+    const bool lost = std::find(hit.begin(), hit.end(), s.account) != hit.end();
+    EXPECT_EQ(s.repaired.has_value(), lost) << s.account;
+    if (!lost) continue;
+    EXPECT_EQ(s.damaged, std::vector<std::string>{"/own.bin"});
+    EXPECT_TRUE(s.forgotten);
+    // The repaired snapshot restores: the readable file exactly, the lost
+    // one with its size and metadata, zeros where its content was, noted
+    // as damaged.
+    auto fresh = n.reopen();
+    repo::Snapshot fixed = fresh->load_snapshot(*s.repaired);
+    EXPECT_TRUE(fixed.partial);
+    EXPECT_NE(std::find(fixed.tags.begin(), fixed.tags.end(), "repaired"), fixed.tags.end());
+    std::vector<std::string> notes;
+    restore::RestoreOptions ro;
+    ro.on_error = [&](const std::string& p, const std::string& m) { notes.push_back(p + ": " + m); };
+    restore::RestoreResult rr = restore::run_restore(*fresh, fixed.tree, n.dir.sub("fixed-" + s.account), ro);
+    EXPECT_EQ(rr.errors, 0u);
+    EXPECT_EQ(rr.damaged, 1u);
+    std::ifstream a(n.dir.sub("home/" + s.account + "/core.php"), std::ios::binary);
+    std::ifstream b(n.dir.sub("fixed-" + s.account + "/core.php"), std::ios::binary);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(a), {}),
+              std::string(std::istreambuf_iterator<char>(b), {}));
+    std::ifstream own(n.dir.sub("fixed-" + s.account + "/own.bin"), std::ios::binary);
+    std::string zeros(std::istreambuf_iterator<char>(own), {});
+    EXPECT_EQ(zeros, std::string(300000, '\0'));
+  }
+  // The originals of the repaired snapshots are gone, the others untouched.
+  EXPECT_EQ(n.reopen()->list_snapshots().size(), n.names.size());
+  // A second run finds nothing more to do.
+  EXPECT_EQ(repo::repair_snapshots(*n.reopen(), {}).repaired, 0u);
 }
 
 }  // namespace
