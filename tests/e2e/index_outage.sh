@@ -59,4 +59,10 @@ set -e
 [ $rc = 11 ] || fail "drill over a damaged pack: exit $rc, expected 11"
 [ "$(jq .summary.failed "$work/drill2.json")" -ge 1 ] || fail "drill did not name a failed account"
 [ ! -e "$work/drill" ] || fail "drill left its scratch directory after a failure"
+# Salvage: the damaged snapshots are rewritten with what is readable (the
+# lost parts marked damaged) and the originals forgotten; then the drill
+# passes again, and every account still restores.
+"$lifeboat" repair snapshots --read-data --forget --json >"$work/salvage.json" 2>/dev/null || fail "repair snapshots failed"
+[ "$(jq .repaired "$work/salvage.json")" -ge 1 ] || fail "repair snapshots repaired nothing"
+"$lifeboat" drill --all --scratch "$work/drill" -q 2>/dev/null || fail "drill after repair snapshots failed"
 echo "OK: every account restored with half the index gone; repair index read $(jq .packs_read "$work/repair.json") packs; check passes"
