@@ -4,6 +4,7 @@
     python3 bench/run_bench.py --lifeboat build/lifeboat [--accounts 200 --scale 1 --runs 3
             --workdir /var/tmp/lifeboat-bench --out docs/BENCHMARKS.md --tools lifeboat,restic,borg]
     python3 bench/run_bench.py --quick --tools restic,borg      # smoke test of the harness
+    python3 bench/run_bench.py --node-only --node-runs 3        # only the node section (below)
 
 The node is generated once (bench/gen_node.py, kept as a pristine copy in the
 work directory and reused while its parameters do not change).  Then, for each
@@ -30,6 +31,27 @@ reported; lifeboat's one-account restore must also pass diff -r.
 Medians over the runs and lifeboat/restic, lifeboat/borg ratios go to the
 Markdown report (--out, between <!-- bench:begin --> and <!-- bench:end -->)
 and everything raw to bench/out/results.json.
+
+The node section (after the above; --no-node-steps skips it, --node-only runs
+only it) backs the same pristine node up as one snapshot per account, once
+per tool, into a fresh repository: `lifeboat node backup` (one command) and
+`restic backup --host NODE --tag account=A NODE_DIR/A` per account.  Then, for
+each of --node-runs runs (the four ways take turns going first), every
+account is restored into an empty directory, page cache dropped before:
+
+  node_size      lifeboat node restore (smallest first, the default)
+  node_name      lifeboat node restore --order name
+  each_lifeboat  lifeboat restore latest --account A --target DIR/A --verify, per account
+  each_restic    restic restore latest --host NODE --tag account=A --target DIR --verify, per account
+
+The per-account loops run one command after another, smallest account first;
+their times are the sums of the commands' wall times.  For each: wall time,
+node MB/s, when 50/90/100% of the accounts were ready (node restore: its
+--json timeline, counted from the command's start), bytes fetched and
+written (lifeboat), peak RSS, CPU.  Each restored node is compared with the
+source like the full restore above, and with diff -r per account in the
+first run (--node-diff).  Report between <!-- bench-node:begin --> and
+<!-- bench-node:end -->, raw results in bench/out/node-results.json.
 """
 
 from __future__ import annotations
@@ -924,10 +946,15 @@ class NodeBench:
         # every ready time, so they count from the start of the command, as for the per-account loops.
         startup = max(0.0, r["seconds"] - sm["duration_seconds"])
         ready = sorted(x["ready_s"] + startup for x in j["accounts"] if x["state"] == "ready" and x["ready_s"] is not None)
+        # restored: an account's last file written, before its links, metadata and verification
+        restored = sorted(x["restored_s"] + startup for x in j["accounts"] if x["state"] == "ready" and x["restored_s"] is not None)
+        first = min((x["started_s"] for x in j["accounts"] if x["started_s"] is not None), default=None)
         n = len(j["accounts"])
         out.update(startup_s=round(startup, 3), duration_s=sm["duration_seconds"],
                    ready_reported={f: sm[f"ready_{f}_s"] for f in (50, 90, 100)},
                    ready={f: time_to(ready, n, f / 100) for f in (50, 90, 100)},
+                   restored={f: time_to(restored, n, f / 100) for f in (50, 90, 100)},
+                   content_start_s=None if first is None else round(first + startup, 3),
                    bytes_fetched=sm["bytes_fetched"], bytes_written=sm["bytes_written"],
                    accounts_ready=sm["ready"], accounts_failed=sm["failed"],
                    order=[x["account"] for x in j["accounts"]],
@@ -1018,6 +1045,8 @@ def summarize_node(nres):
                      "bytes_fetched": median([g.get("bytes_fetched") for g in good]),
                      "bytes_written": median([g.get("bytes_written") for g in good]),
                      "startup_s": median([g.get("startup_s") for g in good]),
+                     "restored": {f: median([g.get("restored", {}).get(f) for g in good]) for f in (50, 90, 100)},
+                     "content_start_s": median([g.get("content_start_s") for g in good]),
                      "loop_overhead_s": median([g["loop_wall_s"] - g["seconds"] for g in good if "loop_wall_s" in g]),
                      "cache": good[0]["cache"]}
     return summ
@@ -1260,6 +1289,10 @@ def node_report(nres, nsumm, bench, args, machine, versions, classic, cmdline, s
                  + " | ".join(fmt_s(s["ready"][f]) for f in (50, 90, 100))
                  + f" | {human_bytes(s['bytes_fetched'])} | {human_bytes(s['bytes_written'])} | "
                  f"{s['maxrss_kb'] / 1024:.0f} MiB | {s['cpu_s']:.1f} s |")
+    cl = (classic or {}).get("lifeboat", {}).get("restore")
+    if cl:
+        L.append(f"| *for comparison: lifeboat restore of the whole node as one snapshot ('full restore' above; not verified, not per account)* "
+                 f"| 1 | {fmt_s(cl['seconds'])} | {cl['mb_per_s']:.0f} | – | – | – | – | – | {cl['maxrss_kb'] / 1024:.0f} MiB | {cl['cpu_s']:.1f} s |")
     cr = (classic or {}).get("restic", {}).get("restore")
     if cr:
         L.append(f"| *for comparison: restic restore of the whole node as one snapshot ('full restore' above; not verified, not per account)* "
@@ -1285,6 +1318,22 @@ def node_report(nres, nsumm, bench, args, machine, versions, classic, cmdline, s
             X, Y = nsumm[x], nsumm[y]
             L.append(f"| {lab} | {ratio(X['seconds'], Y['seconds'])} | "
                      + " | ".join(ratio(X["ready"][f], Y["ready"][f]) for f in (50, 90, 100)) + " |")
+        L.append("")
+    inside = [(k, lab) for k, _, lab in NODE_VARIANTS if k.startswith("node_") and k in nsumm]
+    if inside:
+        L.append("### Inside lifeboat node restore (medians; seconds from the start of the command)")
+        L.append("")
+        L.append("| order | repository open | content starts | 50% restored | 90% restored | 100% restored | 50% ready | 90% ready | 100% ready |")
+        L.append("|---|---|---|---|---|---|---|---|---|")
+        for k, lab in inside:
+            x = nsumm[k]
+            L.append(f"| {'smallest first' if k == 'node_size' else 'name'} | {fmt_s(x['startup_s'])} | {fmt_s(x['content_start_s'])} | "
+                     + " | ".join(fmt_s(x["restored"][f]) for f in (50, 90, 100)) + " | "
+                     + " | ".join(fmt_s(x["ready"][f]) for f in (50, 90, 100)) + " |")
+        L.append("")
+        L.append("Repository open: before lifeboat's own clock starts (key, index). Content starts: the first account's first "
+                 "content written (every account is planned before: trees read, directories created). Restored: an account's "
+                 "last file written; ready: then its hard links, directory metadata and verification done.")
         L.append("")
     # how it was run
     su = nsumm.get("node_size", {}).get("startup_s")
@@ -1404,7 +1453,9 @@ def main():
     x = g.add_mutually_exclusive_group()
     x.add_argument("--no-node-steps", action="store_true", help="skip the node section")
     x.add_argument("--node-only", action="store_true", help="run only the node section (the other section of the report is left as it is)")
-    g.add_argument("--node-runs", type=int, default=None, help="restore runs in the node section (default: --runs)")
+    g.add_argument("--node-runs", type=int, default=None,
+                   help="restore runs in the node section (default 2, with --quick 1: a run takes ~8 min at scale 1, "
+                        "most of it restic's 200 restores)")
     g.add_argument("--node-name", default="web209", help="node name of the per-account snapshots (default web209)")
     g.add_argument("--node-diff", choices=("first", "all", "none"), default="first",
                    help="diff -r every restored account against the node: in the first run of each way (default), all runs, never")
@@ -1413,7 +1464,7 @@ def main():
     args.accounts = args.accounts or (20 if args.quick else 200)
     args.scale = args.scale or (0.05 if args.quick else 1.0)
     args.runs = args.runs or (1 if args.quick else 3)
-    args.node_runs = args.node_runs or args.runs
+    args.node_runs = args.node_runs or (1 if args.quick else 2)
     args.out = args.out or (os.path.join(HERE, "out", "BENCHMARKS-quick.md") if args.quick else os.path.join(ROOT, "docs", "BENCHMARKS.md"))
     args.lifeboat = os.path.abspath(args.lifeboat)
     args.tool_list = [t.strip() for t in args.tools.split(",") if t.strip()]
