@@ -3,6 +3,7 @@
 //   node status --node N        newest snapshot, age, size and result per account
 //   node restore --node N -t D  every account back, smallest first (cmd_node_restore.cc)
 // The work is done in src/node/; this file parses flags and prints.
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/database_flags.h"
 #include "cli/exit_codes.h"
+#include "cli/progress.h"
 #include "node/accounts.h"
 #include "node/node_backup.h"
 #include "node/node_status.h"
@@ -114,7 +116,14 @@ int run_node_backup(const BackupFlags& f, const GlobalOptions& g) {
     if (human) print_out(account_line(r));
   };
   auto repo = open_repository(g, true);
+  node::NodeBackupProgress progress;
+  o.progress = &progress;
+  const auto started = std::chrono::steady_clock::now();
+  StatusLine status(progress_wanted(g), [&progress, started] {
+    return render_node_backup_status(progress, started);
+  });
   node::NodeBackupResult n = node::run_node_backup(*repo, o);
+  status.stop();
   if (g.json) {
     print_json(node_backup_json(n));
   } else if (!g.quiet) {

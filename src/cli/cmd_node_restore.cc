@@ -33,6 +33,7 @@ struct RestoreFlags {
   int retries = 1;
   bool no_verify = false;
   bool no_owner = false;
+  bool newest = false;
   std::string timeline;
 };
 
@@ -62,12 +63,6 @@ struct LiveState {
   std::atomic<size_t> ready{0};
   size_t total = 0;  // guarded by mu
 };
-
-std::string format_eta(double seconds) {
-  auto s = static_cast<uint64_t>(seconds + 0.5);
-  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60);
-  return fmt::format("{:02}:{:02}", s / 60, s % 60);
-}
 
 // "accounts 37/120 ready  bytes 1.2 GiB/3.1 GiB  150.0 MiB/s  ETA 00:12
 //  giants: big1 40%, big2 10%"
@@ -151,8 +146,9 @@ int run(const RestoreFlags& f, const GlobalOptions& g) {
   node::NodeRestoreOptions o;
   o.node = f.node;
   o.target = f.target;
-  if (!f.at.empty()) o.at = parse_rfc3339(f.at);
+  if (!f.at.empty()) o.at = parse_time_flag(f.at);
   o.accounts = f.accounts;
+  o.newest_even_if_partial = f.newest;
   if (!f.priority_file.empty()) o.priority = read_priority_file(f.priority_file);
   o.order = node::parse_restore_order(f.order);
   o.ready_hook = f.hook;
@@ -231,7 +227,10 @@ NodeSubcommand setup_node_restore(CLI::App& node_cmd, const GlobalOptions& g) {
       ->required();
   c->add_option("--at", f->at,
                 "restore the newest snapshots at or before TIME (RFC 3339, e.g. "
-                "2026-11-25T03:00:00Z)");
+                "2026-11-25T03:00:00Z, or local '2026-11-25 04:00')");
+  c->add_flag("--newest", f->newest,
+              "take each account's newest snapshot even if it is partial (by default the "
+              "newest complete one, a partial one only when there is nothing else)");
   c->add_option("--accounts", f->accounts, "only these accounts (comma-separated)")
       ->delimiter(',')
       ->allow_extra_args(false);

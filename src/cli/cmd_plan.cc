@@ -35,25 +35,6 @@ struct PlanFlags {
 // Stale accounts named in the human output (all of them with --verbose).
 constexpr size_t kStaleShown = 10;
 
-// RFC 3339 ("2026-11-25T21:00:00Z") or local time "YYYY-MM-DD[ HH:MM[:SS]]".
-UnixNanos parse_at(const std::string& text) {
-  try {
-    return parse_rfc3339(text);
-  } catch (const Error&) {
-  }
-  for (const char* format : {"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
-    struct tm tm = {};
-    const char* end = strptime(text.c_str(), format, &tm);
-    if (end == nullptr || *end != '\0') continue;
-    tm.tm_isdst = -1;
-    time_t t = mktime(&tm);
-    if (t != static_cast<time_t>(-1)) return static_cast<UnixNanos>(t) * 1000000000;
-  }
-  throw Error(ErrorCode::kInvalidArgument,
-              "--at '" + text +
-                  "' is not a time like 2026-11-25T21:00:00Z or '2026-11-25 22:00' (local)");
-}
-
 Json time_or_null(bool has, UnixNanos t) { return has ? Json(format_rfc3339(t)) : Json(nullptr); }
 Json id_or_null(const std::optional<Id>& id) { return id ? Json(id->hex()) : Json(nullptr); }
 
@@ -300,7 +281,7 @@ int run_plan(const PlanFlags& f, const GlobalOptions& g) {
   o.accounts = f.accounts;
   o.max_age_ns = node::parse_max_age(f.max_age);
   o.now = now_unix_nanos();
-  if (!f.at.empty()) o.at = parse_at(f.at);
+  if (!f.at.empty()) o.at = parse_time_flag(f.at);
   o.probe.seconds = f.probe_seconds;
   std::vector<std::string> locations = repository_locations(g);
 

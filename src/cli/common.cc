@@ -85,6 +85,15 @@ void print_verbose(const GlobalOptions& g, std::string_view line) {
 }
 
 void print_out(std::string_view text) {
+  if (g_status_visible.load()) {
+    // A status line on the terminal: clear it first so the text starts on
+    // a line of its own (the next redraw puts the status line back).
+    std::lock_guard lock(g_stderr_mu);
+    if (g_status_visible.exchange(false)) write_fd(2, "\r\x1b[K");
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return;
+  }
   std::fwrite(text.data(), 1, text.size(), stdout);
 }
 
@@ -582,6 +591,24 @@ void install_signal_handling() {
     }
     on_signal(sig);
   }).detach();
+}
+
+UnixNanos parse_time_flag(const std::string& text) {
+  try {
+    return parse_rfc3339(text);
+  } catch (const Error&) {
+  }
+  for (const char* format : {"%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
+    struct tm tm = {};
+    const char* end = strptime(text.c_str(), format, &tm);
+    if (end == nullptr || *end != '\0') continue;
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    if (t != static_cast<time_t>(-1)) return static_cast<UnixNanos>(t) * 1000000000;
+  }
+  throw Error(ErrorCode::kInvalidArgument,
+              "--at '" + text +
+                  "' is not a time like 2026-11-25T21:00:00Z or '2026-11-25 22:00' (local)");
 }
 
 }  // namespace lifeboat::cli

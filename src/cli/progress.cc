@@ -14,12 +14,6 @@ double elapsed_seconds(std::chrono::steady_clock::time_point started) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 
-std::string format_eta(double seconds) {
-  auto s = static_cast<uint64_t>(seconds + 0.5);
-  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60);
-  return fmt::format("{:02}:{:02}", s / 60, s % 60);
-}
-
 // The common part of backup and restore status lines.
 std::string render(uint64_t files_done, uint64_t files_total, uint64_t bytes_done,
                    uint64_t bytes_total, uint64_t errors, bool totals_final, double elapsed) {
@@ -34,6 +28,30 @@ std::string render(uint64_t files_done, uint64_t files_total, uint64_t bytes_don
 }
 
 }  // namespace
+
+std::string format_eta(double seconds) {
+  auto s = static_cast<uint64_t>(seconds + 0.5);
+  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60);
+  return fmt::format("{:02}:{:02}", s / 60, s % 60);
+}
+
+std::string render_node_backup_status(const node::NodeBackupProgress& p,
+                                      std::chrono::steady_clock::time_point started) {
+  const node::NodeBackupProgress::View v = p.view();
+  const double elapsed = elapsed_seconds(started);
+  const double rate = elapsed > 0.2 ? static_cast<double>(v.bytes) / elapsed : 0;
+  std::string line = fmt::format("accounts {}/{}  files {}  bytes {}  {:.1f} MiB/s",
+                                 v.accounts_done, v.accounts_total, v.files,
+                                 format_bytes(v.bytes), rate / (1024 * 1024));
+  // The ETA is an estimate from the accounts' previous snapshots.
+  if (v.bytes_expected > v.bytes && rate > 0)
+    line += "  ETA ~" + format_eta(static_cast<double>(v.bytes_expected - v.bytes) / rate);
+  if (v.errors > 0) line += fmt::format("  errors {}", v.errors);
+  for (size_t i = 0; i < v.running.size() && i < 3; ++i)
+    line += fmt::format("{} {} {}", i == 0 ? "  now:" : ",", printable(v.running[i].first),
+                        format_bytes(v.running[i].second));
+  return line;
+}
 
 bool progress_wanted(const GlobalOptions& g) {
   return !g.quiet && !g.json && ::isatty(STDERR_FILENO);

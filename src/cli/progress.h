@@ -13,11 +13,15 @@
 
 #include "backup/archiver.h"
 #include "cli/common.h"
+#include "node/node_backup.h"
 #include "restore/restorer.h"
 
 namespace lifeboat::cli {
 
 bool progress_wanted(const GlobalOptions& g);
+
+// "mm:ss" or "h:mm:ss".
+std::string format_eta(double seconds);
 
 class StatusLine {
  public:
@@ -43,6 +47,9 @@ class StatusLine {
 // "files N/M  bytes X/Y  R MiB/s  ETA mm:ss" (ETA once the walk is done).
 std::string render_backup_status(const backup::BackupProgress& p,
                                  std::chrono::steady_clock::time_point started);
+// "accounts 5/12  files N  bytes X  R MiB/s  ETA ~mm:ss  now: alice 120 MiB, bob 3 MiB".
+std::string render_node_backup_status(const node::NodeBackupProgress& p,
+                                      std::chrono::steady_clock::time_point started);
 // "files N/M  bytes X/Y  R MiB/s  ETA mm:ss".
 std::string render_restore_status(const restore::RestoreProgress& p,
                                   std::chrono::steady_clock::time_point started);

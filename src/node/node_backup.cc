@@ -61,12 +61,63 @@ void check_account_dir(const std::string& path) {
 
 }  // namespace
 
+NodeBackupProgress::View NodeBackupProgress::view() const {
+  std::lock_guard lock(mu_);
+  View v = done_;
+  for (const auto& [name, p] : running_) {
+    v.files += p->files_done.load();
+    v.bytes += p->bytes_done.load();
+    v.bytes_read += p->bytes_read.load();
+    v.errors += p->errors.load();
+    v.running.emplace_back(name, p->bytes_done.load());
+  }
+  return v;
+}
+
+void NodeBackupProgress::start(size_t accounts, uint64_t bytes_expected) {
+  std::lock_guard lock(mu_);
+  done_.accounts_total = accounts;
+  done_.bytes_expected = bytes_expected;
+}
+
+void NodeBackupProgress::account_started(const std::string& account,
+                                         const backup::BackupProgress* progress) {
+  std::lock_guard lock(mu_);
+  running_.emplace_back(account, progress);
+}
+
+void NodeBackupProgress::account_done() {
+  std::lock_guard lock(mu_);
+  ++done_.accounts_done;
+}
+
+void NodeBackupProgress::account_finished(const backup::BackupProgress* p) {
+  std::lock_guard lock(mu_);
+  std::erase_if(running_, [&](const auto& r) { return r.second == p; });
+  done_.files += p->files_done.load();
+  done_.bytes += p->bytes_done.load();
+  done_.bytes_read += p->bytes_read.load();
+  done_.errors += p->errors.load();
+}
+
 NodeBackupResult run_node_backup(repo::Repository& repo, const NodeBackupOptions& options) {
   if (options.node.empty()) throw Error(ErrorCode::kInvalidArgument, "the node name must not be empty");
   const auto node_started = std::chrono::steady_clock::now();
   const std::string root = resolve_root(options.root);
   const auto stats_before = repo.stats();
   const auto snapshots = repo.list_snapshots();
+  if (options.progress) {
+    // The previous snapshots' sizes estimate the node's bytes (for an ETA).
+    uint64_t expected = 0;
+    bool all = true;
+    for (const std::string& account : options.accounts) {
+      const std::string path = root == "/" ? "/" + account : root + "/" + account;
+      auto parent = find_parent(snapshots, account, options.node, path);
+      if (!parent) all = false;
+      else expected += parent->second.summary.bytes_total;
+    }
+    options.progress->start(options.accounts.size(), all ? expected : 0);
+  }
 
   std::optional<DatabaseDumper> dumper;
   if (options.databases) dumper.emplace(*options.databases);
@@ -120,6 +171,14 @@ NodeBackupResult run_node_backup(repo::Repository& repo, const NodeBackupOptions
       }
       backup::BackupProgress progress;
       b.progress = &progress;
+      if (options.progress) options.progress->account_started(account, &progress);
+      struct Finished {
+        NodeBackupProgress* node;
+        const backup::BackupProgress* account;
+        ~Finished() {
+          if (node) node->account_finished(account);
+        }
+      } finished{options.progress, &progress};
       backup::BackupResult br = backup::run_backup(repo, r.path, b);
       const repo::SnapshotSummary& m = br.snapshot.summary;
       r.snapshot_id = br.snapshot_id;
@@ -164,6 +223,7 @@ NodeBackupResult run_node_backup(repo::Repository& repo, const NodeBackupOptions
       }
     }
     r.duration_seconds = seconds_since(started);
+    if (options.progress) options.progress->account_done();
     if (options.on_account_done) {
       std::lock_guard lock(mu);
       options.on_account_done(r);

@@ -10,11 +10,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "backup/archiver.h"
 #include "base/clock.h"
 #include "base/id.h"
 #include "node/databases.h"
@@ -52,6 +54,32 @@ struct AccountResult {
   std::vector<DatabaseDump> databases;
 };
 
+// A live view of a node backup for a progress display; thread-safe (the
+// backup updates it, a display thread reads it).
+class NodeBackupProgress {
+ public:
+  struct View {
+    size_t accounts_total = 0, accounts_done = 0;
+    uint64_t files = 0, bytes = 0, bytes_read = 0, errors = 0;  // all accounts so far
+    // The sum of every account's previous snapshot, if all have one (an
+    // estimate of the node's bytes for an ETA); 0 if unknown.
+    uint64_t bytes_expected = 0;
+    std::vector<std::pair<std::string, uint64_t>> running;  // account, bytes done
+  };
+  View view() const;
+
+  void start(size_t accounts, uint64_t bytes_expected);
+  void account_started(const std::string& account, const backup::BackupProgress* progress);
+  // The account's backup ended (its counts move to the finished ones).
+  void account_finished(const backup::BackupProgress* progress);
+  void account_done();  // counted as done, however it went
+
+ private:
+  mutable std::mutex mu_;
+  View done_;  // finished accounts' counts, totals
+  std::vector<std::pair<std::string, const backup::BackupProgress*>> running_;
+};
+
 struct NodeBackupOptions {
   std::string root;                   // the node's account root, e.g. /home
   std::string node;                   // node name, recorded in every snapshot
@@ -74,6 +102,7 @@ struct NodeBackupOptions {
   // Called (from worker threads, serialized) when an account starts/ends.
   std::function<void(const std::string& account)> on_account_start;
   std::function<void(const AccountResult&)> on_account_done;
+  NodeBackupProgress* progress = nullptr;  // optional live view
   // Per-entry trouble inside an account (the snapshot is then partial).
   // May be called from many threads at once.
   std::function<void(const std::string& account, const std::string& path,

@@ -67,17 +67,21 @@ const char* account_state_name(AccountState s) {
 
 std::vector<std::pair<Id, repo::Snapshot>> newest_per_account(
     const std::vector<std::pair<Id, repo::Snapshot>>& snapshots, const std::string& node,
-    std::optional<UnixNanos> at) {
-  std::map<std::string, const std::pair<Id, repo::Snapshot>*> newest;
+    std::optional<UnixNanos> at, bool even_if_partial) {
+  using Entry = const std::pair<Id, repo::Snapshot>*;
+  std::map<std::string, std::pair<Entry, Entry>> newest;  // (newest, newest complete)
+  auto newer = [](Entry slot, Entry e) { return !slot || e->second.time >= slot->second.time; };
   for (const auto& entry : snapshots) {
     const repo::Snapshot& s = entry.second;
     if (s.node != node || s.account.empty()) continue;
     if (at && s.time > *at) continue;
-    auto& slot = newest[s.account];
-    if (!slot || s.time >= slot->second.time) slot = &entry;
+    auto& [any, complete] = newest[s.account];
+    if (newer(any, &entry)) any = &entry;
+    if (!s.partial && newer(complete, &entry)) complete = &entry;
   }
   std::vector<std::pair<Id, repo::Snapshot>> out;
-  for (const auto& [name, entry] : newest) out.push_back(*entry);
+  for (const auto& [name, pick] : newest)
+    out.push_back(!even_if_partial && pick.second ? *pick.second : *pick.first);
   return out;
 }
 
@@ -139,7 +143,8 @@ NodeRestoreResult run_node_restore(repo::Repository& repo, const NodeRestoreOpti
     }
   }
   if (!journal) {
-    auto chosen = newest_per_account(snapshots, options.node, options.at);
+    auto chosen =
+        newest_per_account(snapshots, options.node, options.at, options.newest_even_if_partial);
     if (!options.accounts.empty()) {
       std::vector<std::pair<Id, repo::Snapshot>> only;
       std::string unknown;

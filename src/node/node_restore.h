@@ -1,5 +1,5 @@
-// Node restore: every account of a node back from its newest snapshot (or
-// the newest before a time), most accounts online soonest.
+// Node restore: every account of a node back from its newest complete
+// snapshot (or the newest before a time), most accounts online soonest.
 //
 //  - Order: accounts listed in a priority list first (in its order), then
 //    the rest smallest first by default (the count of accounts online climbs
@@ -49,6 +49,11 @@ struct NodeRestoreOptions {
   std::string target;                 // accounts go to <target>/<account>
   std::vector<std::string> accounts;  // only these (empty = every account of the node)
   std::optional<UnixNanos> at;        // newest snapshot at or before this time
+  // Take each account's newest snapshot even if it is partial (some entries
+  // could not be read at backup time). By default a partial snapshot is
+  // taken only when the account has no complete one: the same choice
+  // `lifeboat plan` estimates.
+  bool newest_even_if_partial = false;
   std::vector<std::string> priority;  // restored first, in this order
   RestoreOrder order = RestoreOrder::kSmallest;
   // Where the journal and timeline live; "" = <target>/.lifeboat-restore.
@@ -120,11 +125,13 @@ struct NodeRestoreResult {
 // Everything about single accounts is in the result. Needs the index loaded.
 NodeRestoreResult run_node_restore(repo::Repository& repo, const NodeRestoreOptions& options);
 
-// The newest snapshot of every account of `node` (at or before `at`), from
-// Repository::list_snapshots's output; by account name.
+// The snapshot to restore of every account of `node` (at or before `at`),
+// from Repository::list_snapshots's output, by account name: the newest
+// complete one, else the newest (all partial); with `even_if_partial` the
+// newest.
 std::vector<std::pair<Id, repo::Snapshot>> newest_per_account(
     const std::vector<std::pair<Id, repo::Snapshot>>& snapshots, const std::string& node,
-    std::optional<UnixNanos> at);
+    std::optional<UnixNanos> at, bool even_if_partial = false);
 
 // The restore order: `priority` names first (in their order, those that
 // exist), then the others by `order` (ties by name). Returns indexes into

@@ -1,6 +1,7 @@
 #include "restore/content.h"
 
 #include <algorithm>
+#include <cstring>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -15,6 +16,8 @@ using backend::ObjectType;
 namespace {
 // BlobRef::length of a place plan() decided not to write.
 constexpr uint32_t kSkipped = UINT32_MAX;
+// The most plaintext of one range decoded at once to write it file by file.
+constexpr uint64_t kMaxDecodedRange = 64u << 20;
 }  // namespace
 
 // std::counting_semaphore needs a compile-time maximum; this one does not.
@@ -91,25 +94,68 @@ void ContentRestorer::plan(std::vector<BlobRef> refs, const std::vector<uint32_t
   }
   for (uint32_t f = 0; f < parts.size(); ++f) files_.expect_parts(f, parts[f]);
 
-  std::sort(blobs_.begin(), blobs_.end(), [](const BlobJob& a, const BlobJob& b) {
-    if (a.rank != b.rank) return a.rank < b.rank;
-    return a.pack != b.pack ? a.pack < b.pack : a.entry.offset < b.entry.offset;
+  form_ranges();
+}
+
+void ContentRestorer::form_ranges() {
+  const size_t n = blobs_.size();
+  auto offset = [&](uint32_t b) { return uint64_t{blobs_[b].entry.offset}; };
+  auto end = [&](uint32_t b) { return offset(b) + blobs_[b].entry.stored_length; };
+  // Each pack's blobs in offset order, and where each blob is in it.
+  std::vector<uint32_t> by_pack(n), pos(n), order(n);
+  for (uint32_t b = 0; b < n; ++b) by_pack[b] = order[b] = b;
+  std::sort(by_pack.begin(), by_pack.end(), [&](uint32_t a, uint32_t b) {
+    return blobs_[a].pack != blobs_[b].pack ? blobs_[a].pack < blobs_[b].pack
+                                            : offset(a) < offset(b);
   });
-  for (uint32_t b = 0; b < blobs_.size(); ++b) {
-    const repo::PackEntry& e = blobs_[b].entry;
-    const uint64_t end = uint64_t{e.offset} + e.stored_length;
-    if (!ranges_.empty()) {
-      Range& r = ranges_.back();
-      const uint64_t r_end = r.offset + r.length;
-      if (r.pack == blobs_[b].pack && e.offset >= r_end && e.offset - r_end <= options_.max_gap &&
-          end - r.offset <= options_.max_range) {
-        r.length = end - r.offset;
-        r.blobs_end = b + 1;
-        continue;
+  for (uint32_t k = 0; k < n; ++k) pos[by_pack[k]] = k;
+  // Ranges are started in rank order, so the first items' content comes first.
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    if (blobs_[a].rank != blobs_[b].rank) return blobs_[a].rank < blobs_[b].rank;
+    return pos[a] < pos[b];
+  });
+
+  std::vector<bool> taken(n, false);
+  std::vector<BlobJob> ranged;  // blobs_ regrouped: each range's blobs together, by offset
+  ranged.reserve(n);
+  std::vector<uint32_t> members, skipped;
+  for (uint32_t b : order) {
+    if (taken[b]) continue;
+    // Extend over the next blobs of the pack with the same rank while the
+    // unneeded bytes between stay small. Blobs of later ranks lying between
+    // are read anyway: they join the range (written now, never fetched
+    // again), as do all of them once the range reaches past them.
+    members.assign(1, b);
+    skipped.clear();
+    uint64_t skipped_bytes = 0;  // of `skipped`: needed, so not counted as a gap
+    const uint64_t r_offset = offset(b);
+    uint64_t r_end = end(b);
+    for (uint32_t k = pos[b] + 1; k < n && blobs_[by_pack[k]].pack == blobs_[b].pack; ++k) {
+      const uint32_t c = by_pack[k];
+      if (taken[c]) break;  // in an earlier range: do not read it twice
+      if (offset(c) - r_end - skipped_bytes > options_.max_gap ||
+          end(c) - r_offset > options_.max_range)
+        break;
+      if (blobs_[c].rank == blobs_[b].rank) {
+        members.insert(members.end(), skipped.begin(), skipped.end());
+        skipped.clear();
+        skipped_bytes = 0;
+        members.push_back(c);
+        r_end = end(c);
+      } else {
+        skipped.push_back(c);
+        skipped_bytes += blobs_[c].entry.stored_length;
       }
     }
-    ranges_.push_back(Range{blobs_[b].pack, e.offset, e.stored_length, b, b + 1});
+    const uint32_t first = static_cast<uint32_t>(ranged.size());
+    for (uint32_t m : members) {
+      taken[m] = true;
+      ranged.push_back(blobs_[m]);
+    }
+    ranges_.push_back(Range{blobs_[b].pack, r_offset, r_end - r_offset, first,
+                            static_cast<uint32_t>(ranged.size())});
   }
+  blobs_ = std::move(ranged);
 }
 
 void ContentRestorer::run(const std::function<void()>& side_work) {
@@ -221,15 +267,24 @@ void ContentRestorer::write_range(const Fetched& item, Bytes& out, Bytes& scratc
     return;
   }
   const crypto::Aead aead(repo::pack_subkey(repo_.keys().encryption, salt));
+  uint64_t raw = 0;
+  size_t places = 0;
+  for (uint32_t b = item.blobs_begin; b < item.blobs_end; ++b) {
+    raw += blobs_[b].entry.raw_length;
+    places += blobs_[b].refs_end - blobs_[b].refs_begin;
+  }
+  // Content shared by many files (a CMS core in every account) is written
+  // file by file, in rank order: the first account gets all of it before
+  // the next one gets any, so accounts complete one after another instead
+  // of all at once when the last blob lands. That needs the range decoded
+  // first; a range too large for that is written blob by blob.
+  if (places > item.blobs_end - item.blobs_begin && raw <= kMaxDecodedRange) {
+    write_range_by_file(item, aead, raw, out, scratch);
+    return;
+  }
   for (uint32_t b = item.blobs_begin; b < item.blobs_end; ++b) {
     const BlobJob& job = blobs_[b];
-    ByteView stored(item.data.data() + (job.entry.offset - item.offset), job.entry.stored_length);
-    try {
-      repo::decode_blob(aead, repo_.hasher(), job.entry, stored, pack_id, out, scratch);
-    } catch (const Error& e) {
-      fail_blob(job, e.message());
-      continue;
-    }
+    if (!decode(item, b, aead, out, scratch)) continue;
     const bool zero = all_zero(out);
     for (uint32_t k = job.refs_begin; k < job.refs_end; ++k) {
       if (reporter_.aborted()) return;
@@ -237,6 +292,53 @@ void ContentRestorer::write_range(const Fetched& item, Bytes& out, Bytes& scratc
       if (ref.length == kSkipped) continue;
       files_.write_part(ref.file, ref.offset, out, zero);
     }
+  }
+}
+
+void ContentRestorer::write_range_by_file(const Fetched& item, const crypto::Aead& aead,
+                                          uint64_t raw, Bytes& out, Bytes& scratch) {
+  thread_local Bytes arena;
+  if (arena.size() < raw) arena.resize(raw);
+  struct Decoded {
+    uint64_t at;
+    bool zero;
+  };
+  std::vector<Decoded> decoded(item.blobs_end - item.blobs_begin);
+  std::vector<std::pair<uint32_t, uint32_t>> writes;  // (ref, blob - blobs_begin)
+  uint64_t at = 0;
+  for (uint32_t b = item.blobs_begin; b < item.blobs_end; ++b) {
+    const BlobJob& job = blobs_[b];
+    if (!decode(item, b, aead, out, scratch)) continue;
+    std::memcpy(arena.data() + at, out.data(), out.size());
+    decoded[b - item.blobs_begin] = Decoded{at, all_zero(out)};
+    at += out.size();
+    for (uint32_t k = job.refs_begin; k < job.refs_end; ++k)
+      if (refs_[k].length != kSkipped) writes.emplace_back(k, b - item.blobs_begin);
+  }
+  std::sort(writes.begin(), writes.end(), [&](const auto& x, const auto& y) {
+    const BlobRef& a = refs_[x.first];
+    const BlobRef& b = refs_[y.first];
+    return a.file != b.file ? a.file < b.file : a.offset < b.offset;
+  });
+  for (const auto& [k, local] : writes) {
+    if (reporter_.aborted()) return;
+    const BlobRef& ref = refs_[k];
+    const Decoded& d = decoded[local];
+    files_.write_part(ref.file, ref.offset, ByteView(arena.data() + d.at, ref.length), d.zero);
+  }
+}
+
+bool ContentRestorer::decode(const Fetched& item, uint32_t b, const crypto::Aead& aead, Bytes& out,
+                             Bytes& scratch) {
+  const BlobJob& job = blobs_[b];
+  ByteView stored(item.data.data() + (job.entry.offset - item.offset), job.entry.stored_length);
+  try {
+    repo::decode_blob(aead, repo_.hasher(), job.entry, stored, packs_[item.pack].first, out,
+                      scratch);
+    return true;
+  } catch (const Error& e) {
+    fail_blob(job, e.message());
+    return false;
   }
 }
 

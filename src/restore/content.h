@@ -3,8 +3,11 @@
 //
 // plan(): looks every distinct blob up in the index (a missing one is
 // reported for each file it belongs to), groups the blobs by pack, sorts
-// them by offset and coalesces neighbours (gap below max_gap) into ranged
-// reads of at most max_range bytes.
+// them by offset and coalesces neighbours (unneeded bytes between them
+// below max_gap) into ranged reads of at most max_range bytes. In a batch,
+// ranges are formed and fetched in rank order (the first items first); a
+// range only joins blobs of its own rank, but blobs of later ranks that lie
+// inside it are read anyway and join it, so no blob is fetched twice.
 //
 // run(): `fetch_threads` fetchers read ranges in parallel (retrying
 // transient failures; a range that cannot be read is retried blob by blob,
@@ -88,9 +91,16 @@ class ContentRestorer {
   };
   struct Semaphore;
 
+  void form_ranges();
   void fetch_loop(Semaphore& slots, BoundedQueue<Fetched>& queue);
   void work_loop(Semaphore& slots, BoundedQueue<Fetched>& queue);
   void write_range(const Fetched& item, Bytes& out, Bytes& scratch);
+  // Decodes blobs_[b] of `item` into `out`; a blob that fails verification
+  // is reported for every place it goes (false).
+  bool decode(const Fetched& item, uint32_t b, const crypto::Aead& aead, Bytes& out,
+              Bytes& scratch);
+  void write_range_by_file(const Fetched& item, const crypto::Aead& aead, uint64_t raw,
+                           Bytes& out, Bytes& scratch);
   void fail_blob(const BlobJob& job, const std::string& why);
   Bytes load(uint32_t pack, uint64_t offset, uint64_t length);
 
@@ -100,7 +110,7 @@ class ContentRestorer {
   const ContentOptions options_;
 
   std::vector<BlobRef> refs_;   // sorted by blob
-  std::vector<BlobJob> blobs_;  // sorted by (rank, pack, offset)
+  std::vector<BlobJob> blobs_;  // grouped by range, in range order; by offset within one
   std::vector<std::pair<Id, repo::PackSalt>> packs_;
   std::vector<Range> ranges_;
   std::atomic<size_t> next_range_{0};

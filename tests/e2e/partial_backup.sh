@@ -44,3 +44,28 @@ as_nobody "$lifeboat" restore latest --account acct --target "$work/out-dir/r" -
 cmp "$work/src/readable.txt" "$work/out-dir/r/readable.txt"
 cmp "$work/src/sub/also.txt" "$work/out-dir/r/sub/also.txt"
 echo "OK: partial backup reported (exit 3), recorded, and the readable files restore"
+
+# A node with one account the backup cannot read at all: that account fails
+# alone, named, and the others are backed up and restore.
+mkdir -p "$work/home/alice/www" "$work/home/bob/www" "$work/home/carol/www" "$work/node-repo"
+for a in alice bob carol; do echo "site of $a" > "$work/home/$a/www/index.html"; done
+chown -R 65534:65534 "$work/home" "$work/node-repo"
+chown root:root "$work/home/bob" && chmod 700 "$work/home/bob"
+as_nobody "$lifeboat" init --repo "$work/node-repo" >/dev/null 2>&1
+set +e
+as_nobody "$lifeboat" node backup "$work/home" --node web1 --repo "$work/node-repo" --json >"$work/node.json" 2>"$work/node.err"
+code=$?
+set -e
+[ "$code" -eq 3 ] || { echo "FAIL: node backup with an unreadable account: exit $code, expected 3"; cat "$work/node.err"; exit 1; }
+grep -q "account bob" "$work/node.err" || { echo "FAIL: the unreadable account is not named"; cat "$work/node.err"; exit 1; }
+python3 - "$work/node.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+by = {a["account"]: a for a in d["accounts"]}
+assert by["alice"]["result"] == "ok" and by["carol"]["result"] == "ok", by
+assert by["bob"]["result"] != "ok", by["bob"]
+PY
+mkdir "$work/node-out" && chown 65534:65534 "$work/node-out"
+as_nobody "$lifeboat" node restore --node web1 --target "$work/node-out/home" --accounts alice,carol --repo "$work/node-repo" >/dev/null 2>&1
+for a in alice carol; do cmp "$work/home/$a/www/index.html" "$work/node-out/home/$a/www/index.html"; done
+echo "OK: an unreadable account fails alone in a node backup (exit 3); the others restore"

@@ -180,6 +180,39 @@ TEST(NodeBackup, RepositoryThatFailsEveryWriteStopsTheNodeBackup) {
   }
 }
 
+// The live view: every account counted once, running ones included, and an
+// estimate of the node's bytes once every account has a previous snapshot.
+TEST(NodeBackup, ProgressCountsEveryAccountAndEstimatesFromParents) {
+  test::TempDir dir;
+  std::string root = dir.sub("home");
+  auto names = make_node(root, 6);
+  Fixture f;
+  auto o = options_for(root, names);
+  o.accounts.push_back("ghost");  // fails: still counted as done
+  NodeBackupProgress progress;
+  o.progress = &progress;
+  size_t max_running = 0;
+  o.on_account_done = [&](const AccountResult&) {
+    max_running = std::max(max_running, progress.view().running.size());
+  };
+  NodeBackupResult n = run_node_backup(*f.repo, o);
+  NodeBackupProgress::View v = progress.view();
+  EXPECT_EQ(v.accounts_total, 7u);
+  EXPECT_EQ(v.accounts_done, 7u);
+  EXPECT_TRUE(v.running.empty());
+  EXPECT_EQ(v.files, n.files);
+  EXPECT_EQ(v.bytes, n.bytes_total);
+  EXPECT_EQ(v.bytes_expected, 0u);  // no previous snapshots (and a ghost)
+  EXPECT_LE(max_running, o.parallel_accounts);
+
+  o.accounts.pop_back();
+  NodeBackupProgress again;
+  o.progress = &again;
+  o.on_account_done = nullptr;
+  run_node_backup(*f.repo, o);
+  EXPECT_EQ(again.view().bytes_expected, n.bytes_total);
+}
+
 TEST(NodeBackup, OneBrokenAccountFailsAloneAndTheNodeIsPartial) {
   test::TempDir dir;
   std::string root = dir.sub("home");

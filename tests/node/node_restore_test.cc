@@ -136,6 +136,16 @@ TEST(NodeRestore, NewestPerAccountHonoursTheNodeAndAt) {
   ASSERT_EQ(at.size(), 2u);
   EXPECT_EQ(at[0].first, id(1));
   EXPECT_EQ(newest_per_account(all, "web209", UnixNanos{50}).size(), 0u);
+  // A partial snapshot is taken only if nothing complete exists (or asked).
+  all.emplace_back(id(5), snap("web209", "alice", 400));
+  all.back().second.partial = true;
+  all.emplace_back(id(6), snap("web209", "dave", 500));
+  all.back().second.partial = true;
+  auto complete = newest_per_account(all, "web209", std::nullopt);
+  ASSERT_EQ(complete.size(), 3u);
+  EXPECT_EQ(complete[0].first, id(2));  // alice: the complete one, not the newer partial
+  EXPECT_EQ(complete[2].first, id(6));  // dave: only partial ones
+  EXPECT_EQ(newest_per_account(all, "web209", std::nullopt, true)[0].first, id(5));
 }
 
 TEST(NodeRestore, EveryAccountExactReadyInSizeOrderHookAfterVerification) {
