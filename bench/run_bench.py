@@ -4,6 +4,7 @@
     python3 bench/run_bench.py --lifeboat build/lifeboat [--accounts 200 --scale 1 --runs 3
             --workdir /var/tmp/lifeboat-bench --out docs/BENCHMARKS.md --tools lifeboat,restic,borg]
     python3 bench/run_bench.py --quick --tools restic,borg      # smoke test of the harness
+    python3 bench/run_bench.py --node-only --node-runs 3        # only the node section (below)
 
 The node is generated once (bench/gen_node.py, kept as a pristine copy in the
 work directory and reused while its parameters do not change).  Then, for each
@@ -30,6 +31,27 @@ reported; lifeboat's one-account restore must also pass diff -r.
 Medians over the runs and lifeboat/restic, lifeboat/borg ratios go to the
 Markdown report (--out, between <!-- bench:begin --> and <!-- bench:end -->)
 and everything raw to bench/out/results.json.
+
+The node section (after the above; --no-node-steps skips it, --node-only runs
+only it) backs the same pristine node up as one snapshot per account, once
+per tool, into a fresh repository: `lifeboat node backup` (one command) and
+`restic backup --host NODE --tag account=A NODE_DIR/A` per account.  Then, for
+each of --node-runs runs (the four ways take turns going first), every
+account is restored into an empty directory, page cache dropped before:
+
+  node_size      lifeboat node restore (smallest first, the default)
+  node_name      lifeboat node restore --order name
+  each_lifeboat  lifeboat restore latest --account A --target DIR/A --verify, per account
+  each_restic    restic restore latest --host NODE --tag account=A --target DIR --verify, per account
+
+The per-account loops run one command after another, smallest account first;
+their times are the sums of the commands' wall times.  For each: wall time,
+node MB/s, when 50/90/100% of the accounts were ready (node restore: its
+--json timeline, counted from the command's start), bytes fetched and
+written (lifeboat), peak RSS, CPU.  Each restored node is compared with the
+source like the full restore above, and with diff -r per account in the
+first run (--node-diff).  Report between <!-- bench-node:begin --> and
+<!-- bench-node:end -->, raw results in bench/out/node-results.json.
 """
 
 from __future__ import annotations
@@ -39,6 +61,7 @@ import datetime
 import fcntl
 import hashlib
 import json
+import math
 import os
 import platform
 import shlex
@@ -57,6 +80,7 @@ GEN = os.path.join(HERE, "gen_node.py")
 STEPS = [("first", "first backup"), ("unchanged", "unchanged re-backup"), ("changed", "backup after a day of changes"),
          ("restore", "full restore"), ("account", "one-account restore")]
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+NODE_BEGIN, NODE_END = "<!-- bench-node:begin -->", "<!-- bench-node:end -->"
 PASSWORD = "lifeboat-bench-password-not-secret"
 
 
@@ -377,6 +401,33 @@ class Lifeboat(Tool):
         except (OSError, subprocess.SubprocessError, ValueError):
             return None
 
+    # node section: one snapshot per account, whole-node and per-account restores
+    def node_backup(self, repo, node_name, accounts):
+        return [[self.args.lifeboat, "node", "backup", self.node, "--node", node_name, "--repo", repo, "--json"]]
+
+    def node_restore(self, repo, target, node_name, order):
+        return [self.args.lifeboat, "node", "restore", "--node", node_name, "--target", target, "--order", order,
+                "--repo", repo, "--json"]
+
+    def restore_one(self, repo, target, node_name, acct):
+        # verified, as node restore verifies each account before it counts as ready
+        return [self.args.lifeboat, "restore", "latest", "--account", acct, "--target", os.path.join(target, acct),
+                "--repo", repo, "--verify", "--json"]
+
+    @staticmethod
+    def restore_one_ok(r):
+        try:
+            return json.loads(r["stdout"]).get("verified") is True
+        except ValueError:
+            return False
+
+    @staticmethod
+    def restore_one_written(r):
+        try:
+            return json.loads(r["stdout"]).get("bytes")
+        except ValueError:
+            return None
+
 
 class Restic(Tool):
     name = "restic"
@@ -407,6 +458,26 @@ class Restic(Tool):
 
     def extra_stats(self, repo, env):
         return None
+
+    # node section: one snapshot per account (host = node name, tag account=A, path NODE/A).  restic 0.14
+    # cannot restore a subfolder of a snapshot (no "latest:PATH"), so each account comes back under its
+    # absolute path: TARGET/<node dir>/A, i.e. the node reassembles at TARGET/<node dir>.
+    def node_backup(self, repo, node_name, accounts):
+        return [["restic", "-r", repo, "backup", "-q", "--host", node_name, "--tag", f"account={a}", os.path.join(self.node, a)]
+                for a in accounts]
+
+    def restore_one(self, repo, target, node_name, acct):
+        # --verify: restic reads the restored files back and checks them against the snapshot
+        return ["restic", "-r", repo, "restore", "latest", "--host", node_name, "--tag", f"account={acct}",
+                "--target", target, "--verify", "-q"]
+
+    @staticmethod
+    def restore_one_ok(r):
+        return True
+
+    @staticmethod
+    def restore_one_written(r):
+        return None     # restic restore -q reports nothing
 
 
 class Borg(Tool):
@@ -737,6 +808,254 @@ class Bench:
 
 
 # ----------------------------------------------------------------------------
+# The node section: one snapshot per account, the whole node back at once vs account by account
+
+NODE_VARIANTS = [("node_size", "lifeboat", "lifeboat node restore, smallest first"),
+                 ("node_name", "lifeboat", "lifeboat node restore, name order"),
+                 ("each_lifeboat", "lifeboat", "lifeboat restore, one account at a time"),
+                 ("each_restic", "restic", "restic restore, one account at a time")]
+STATE_DIR = ".lifeboat-restore"     # node restore's journal and timeline, inside the target
+
+
+def time_to(done_sorted, n, fraction):
+    """When `fraction` of n accounts were done (ceil, at least one), as lifeboat's node restore counts it."""
+    if n == 0:
+        return 0.0
+    need = max(1, math.ceil(fraction * n - 1e-9))
+    return done_sorted[need - 1] if len(done_sorted) >= need else None
+
+
+class NodeBench:
+    """One snapshot per account of the same node, then, per run, every account restored:
+    by `lifeboat node restore` (smallest first, and in name order) and by one restore command
+    per account, one after another, with lifeboat and with restic (smallest first)."""
+
+    def __init__(self, bench, args, tools):
+        self.bench, self.args = bench, args
+        self.tools = {t.name: t for t in tools if t.name in ("lifeboat", "restic")}
+        self.accounts = sorted(bench.gen_summary["per_account"])
+        self.acct_bytes = {a: stats_of(bench.pristine_meta, a)["bytes"] for a in self.accounts}
+        self.smallest_first = sorted(self.accounts, key=lambda a: (self.acct_bytes[a], a))
+        self.root = os.path.join(bench.work, "runs", "node")
+        self.repos = {}
+
+    def run(self):
+        a = self.args
+        res = {"node_name": a.node_name, "accounts": len(self.accounts), "order_each": "smallest first",
+               "order": self.smallest_first, "account_bytes": self.acct_bytes, "backup": {}, "runs": []}
+        if os.path.exists(self.root):
+            shutil.rmtree(self.root)
+        try:
+            self.bench.reset_node()
+            for name, tool in self.tools.items():
+                res["backup"][name] = self.backup(tool)
+            variants = [v for v in NODE_VARIANTS if v[1] in self.repos]
+            for i in range(a.node_runs):
+                k = i % len(variants) if variants else 0
+                for v in variants[k:] + variants[:k]:     # rotate, so no variant always runs first
+                    res["runs"].append(self.restore(v, i))
+        finally:
+            if not a.keep:
+                shutil.rmtree(self.root, ignore_errors=True)
+                self.bench.scratch.trim()
+        return res
+
+    def backup(self, tool):
+        a, rd = self.args, os.path.join(self.root, tool.name)
+        os.makedirs(os.path.join(rd, "logs"))
+        repo = os.path.join(rd, "repo")
+        env = tool.env(rd)
+        out = {"ok": False, "error": None}
+        try:
+            for i, cmd in enumerate(tool.init(repo)):
+                r = run_cmd(cmd, env, rd, os.path.join(rd, "logs", f"init{i}"), a.timeout)
+                if r["rc"] != 0:
+                    raise RuntimeError(f"init failed (rc {r['rc']}): {' | '.join(r['stderr_tail'])}")
+            cmds = tool.node_backup(repo, a.node_name, self.accounts)
+            log(f"node section: {tool.name}: one snapshot per account ({len(cmds)} command{'s' if len(cmds) > 1 else ''})")
+            out["cache"] = "cold" if (not a.no_drop_caches and drop_caches()) else "warm"
+            total = cpu = 0.0
+            rss = 0
+            for i, cmd in enumerate(cmds):
+                r = run_cmd(cmd, env, rd, os.path.join(rd, "logs", f"backup{i}"), a.timeout)
+                total += r["seconds"]
+                cpu += r["user_s"] + r["sys_s"]
+                rss = max(rss, r["maxrss_kb"])
+                if r["rc"] not in tool.ok_codes or r["timed_out"]:
+                    raise RuntimeError(f"{r['cmd']} failed (rc {r['rc']}{', timed out' if r['timed_out'] else ''}): "
+                                       f"{' | '.join(r['stderr_tail'])}")
+                if tool.name == "lifeboat":
+                    j = json.loads(r["stdout"])
+                    out["summary"] = j.get("summary")
+                    bad = [x["account"] for x in j.get("accounts", []) if x.get("result") != "ok"]
+                    if bad or len(j.get("accounts", [])) != len(self.accounts):
+                        raise RuntimeError(f"node backup: {len(j.get('accounts', []))} accounts, not ok: {bad[:5]}")
+            out.update(seconds=round(total, 3), commands=len(cmds), maxrss_kb=rss, cpu_s=round(cpu, 2),
+                       repo_bytes=du_bytes(repo), data_bytes=self.bench.pristine_stats["bytes"], ok=True)
+            self.repos[tool.name] = (rd, repo, env)
+            log(f"  {total:.1f} s, repo {human_bytes(out['repo_bytes'])}, rss {rss // 1024} MiB")
+        except Exception as e:
+            out["error"] = str(e)
+            log(f"node section: {tool.name}: backup FAILED: {e}")
+        return out
+
+    def restore(self, variant, i):
+        key, tname, label = variant
+        a, tool = self.args, self.tools[tname]
+        rd, repo, env = self.repos[tname]
+        target = os.path.join(rd, f"restore-{key}-{i + 1}")
+        os.makedirs(target)
+        logs = os.path.join(rd, "logs", f"{key}-{i + 1}")
+        os.makedirs(logs)
+        out = {"variant": key, "tool": tname, "run": i + 1, "ok": False, "error": None}
+        log(f"node section run {i + 1}: {label}")
+        try:
+            if key.startswith("node_"):
+                self.whole_node(tool, repo, env, target, logs, key[5:], out)
+                root = target
+            else:
+                self.each_account(tool, rd, repo, env, target, logs, i, out)
+                root = target if tname == "lifeboat" else find_root(target, set(self.accounts), tool.full_candidates())
+            v = self.verify(root, diff=a.node_diff == "all" or (a.node_diff == "first" and i == 0))
+            out["verify"] = v
+            log(f"  verify: {Bench.verify_line(v)}")
+            out["ok"] = out["ok"] and v.get("ok", False)
+            if not out["ok"] and not out["error"]:
+                out["error"] = "restore failed or did not verify"
+        except Exception as e:
+            out["error"] = str(e)
+            log(f"  FAILED: {e}")
+        finally:
+            shutil.rmtree(target, ignore_errors=True)
+            self.bench.scratch.trim()
+        return out
+
+    def whole_node(self, tool, repo, env, target, logs, order, out):
+        r = self.bench.timed(tool, tool.node_restore(repo, target, self.args.node_name, order), env, target,
+                             os.path.join(logs, "restore"))
+        out.update({k: r[k] for k in ("cmd", "rc", "seconds", "maxrss_kb", "cache", "timed_out", "stderr_tail")})
+        out["cpu_s"] = round(r["user_s"] + r["sys_s"], 2)
+        out["commands"] = 1
+        log(f"  {r['seconds']:.1f} s rc {r['rc']} rss {r['maxrss_kb'] // 1024} MiB")
+        if not r["ok"]:
+            raise RuntimeError(f"rc {r['rc']}{', timed out' if r['timed_out'] else ''}: {' | '.join(r['stderr_tail'])}")
+        j = json.loads(r["stdout"])
+        sm = j["summary"]
+        # lifeboat's clock starts once the repository is open and its index loaded; the time before it
+        # (and the few ms after the timeline is written) is wall time minus its duration: added to
+        # every ready time, so they count from the start of the command, as for the per-account loops.
+        startup = max(0.0, r["seconds"] - sm["duration_seconds"])
+        ready = sorted(x["ready_s"] + startup for x in j["accounts"] if x["state"] == "ready" and x["ready_s"] is not None)
+        # restored: an account's last file written, before its links, metadata and verification
+        restored = sorted(x["restored_s"] + startup for x in j["accounts"] if x["state"] == "ready" and x["restored_s"] is not None)
+        first = min((x["started_s"] for x in j["accounts"] if x["started_s"] is not None), default=None)
+        n = len(j["accounts"])
+        out.update(startup_s=round(startup, 3), duration_s=sm["duration_seconds"],
+                   ready_reported={f: sm[f"ready_{f}_s"] for f in (50, 90, 100)},
+                   ready={f: time_to(ready, n, f / 100) for f in (50, 90, 100)},
+                   restored={f: time_to(restored, n, f / 100) for f in (50, 90, 100)},
+                   content_start_s=None if first is None else round(first + startup, 3),
+                   bytes_fetched=sm["bytes_fetched"], bytes_written=sm["bytes_written"],
+                   accounts_ready=sm["ready"], accounts_failed=sm["failed"],
+                   order=[x["account"] for x in j["accounts"]],
+                   per_account=[{"account": x["account"], "bytes": x["bytes"], "started_s": x["started_s"],
+                                 "restored_s": x["restored_s"], "ready_s": x["ready_s"]} for x in j["accounts"]])
+        out["ok"] = sm["ready"] == len(self.accounts) == n and sm["failed"] == 0
+        if not out["ok"]:
+            out["error"] = f"{sm['ready']} of {n} accounts ready, {sm['failed']} failed (node has {len(self.accounts)})"
+        log(f"  ready 50% {fmt_s(out['ready'][50])}, 90% {fmt_s(out['ready'][90])}, 100% {fmt_s(out['ready'][100])} "
+            f"(startup {startup:.2f} s); fetched {human_bytes(sm['bytes_fetched'])}, written {human_bytes(sm['bytes_written'])}")
+
+    def each_account(self, tool, rd, repo, env, target, logs, i, out):
+        a = self.args
+        env = dict(env)
+        # a fresh cache per run: the restoring host starts without one, the loop then shares it
+        env["XDG_CACHE_HOME"] = os.path.join(rd, f"cache-{i + 1}")
+        if tool.name == "restic":
+            env["RESTIC_CACHE_DIR"] = os.path.join(rd, f"cache-{i + 1}", "restic")
+        cache = "cold" if (not a.no_drop_caches and drop_caches()) else "warm"
+        t = cpu = 0.0
+        rss = 0
+        per, failed = [], []
+        t0 = time.perf_counter()
+        for k, acct in enumerate(self.smallest_first):
+            r = run_cmd(tool.restore_one(repo, target, a.node_name, acct), env, target, os.path.join(logs, f"{k:04d}"), a.timeout)
+            t += r["seconds"]
+            cpu += r["user_s"] + r["sys_s"]
+            rss = max(rss, r["maxrss_kb"])
+            ok = r["rc"] == 0 and not r["timed_out"] and tool.restore_one_ok(r)
+            per.append({"account": acct, "bytes": self.acct_bytes[acct], "seconds": r["seconds"], "done_s": round(t, 3),
+                        "rc": r["rc"], "ok": ok, "written": tool.restore_one_written(r)})
+            if not ok:
+                failed.append(acct)
+                log(f"  {acct}: FAILED rc {r['rc']}: {' | '.join(r['stderr_tail'])}")
+        loop_wall = time.perf_counter() - t0
+        n = len(self.smallest_first)
+        done = sorted(p["done_s"] for p in per if p["ok"])
+        out.update(cmd=tool.restore_one(repo, target, a.node_name, "ACCOUNT"), rc=0 if not failed else 1,
+                   seconds=round(t, 3), loop_wall_s=round(loop_wall, 3), maxrss_kb=rss, cpu_s=round(cpu, 2), cache=cache,
+                   commands=n, ready={f: time_to(done, n, f / 100) for f in (50, 90, 100)},
+                   bytes_written=None if None in [p["written"] for p in per] else sum(p["written"] for p in per),
+                   accounts_ready=n - len(failed), accounts_failed=len(failed), per_account=per)
+        out["cmd"] = " ".join(shlex.quote(c) for c in out["cmd"])
+        out["ok"] = not failed
+        if failed:
+            out["error"] = f"{len(failed)} of {n} accounts failed: {failed[:5]}"
+        log(f"  {t:.1f} s in {n} commands (loop {loop_wall:.1f} s) rss {rss // 1024} MiB; ready 50% {fmt_s(out['ready'][50])}, "
+            f"90% {fmt_s(out['ready'][90])}, 100% {fmt_s(out['ready'][100])}")
+
+    def verify(self, root, diff):
+        if root is None:
+            return {"ok": False, "error": "restored node not found in the target directory"}
+        got = meta_map(root)
+        got = {r: x for r, x in got.items() if r != STATE_DIR and not r.startswith(STATE_DIR + "/")}
+        v = compare_meta(self.bench.pristine_meta, got)
+        v["root"] = root
+        v["expected"] = self.bench.pristine_stats
+        v["restored"] = stats_of(got)
+        v["counts_match"] = all(v["expected"][k] == v["restored"][k] for k in ("files", "dirs", "symlinks", "bytes"))
+        v["ok"] = v["ok"] and v["counts_match"]
+        if diff:
+            # contents too: every account against the node it was backed up from
+            bad = []
+            for acct in self.accounts:
+                d = subprocess.run(["diff", "-r", "--no-dereference", "-q", os.path.join(self.bench.node, acct),
+                                    os.path.join(root, acct)], capture_output=True, text=True)
+                if d.returncode != 0:
+                    bad.append(acct)
+                    v.setdefault("diff_output", (d.stdout[-1000:] + d.stderr[-300:]))
+            v["diff_r"] = not bad
+            if bad:
+                v["diff_accounts"] = bad[:20]
+            v["ok"] = v["ok"] and v["diff_r"]
+        return v
+
+
+def summarize_node(nres):
+    summ = {}
+    for key, tname, label in NODE_VARIANTS:
+        good = [r for r in nres["runs"] if r["variant"] == key and r["ok"]]
+        if not good:
+            continue
+        summ[key] = {"runs": len(good), "tool": tname, "label": label,
+                     "seconds": median([g["seconds"] for g in good]),
+                     "ready": {f: median([g["ready"][f] for g in good]) for f in (50, 90, 100)},
+                     "maxrss_kb": median([g["maxrss_kb"] for g in good]),
+                     "cpu_s": median([g["cpu_s"] for g in good]),
+                     "bytes_fetched": median([g.get("bytes_fetched") for g in good]),
+                     "bytes_written": median([g.get("bytes_written") for g in good]),
+                     "startup_s": median([g.get("startup_s") for g in good]),
+                     "restored": {f: median([g.get("restored", {}).get(f) for g in good]) for f in (50, 90, 100)},
+                     "content_start_s": median([g.get("content_start_s") for g in good]),
+                     "loop_overhead_s": median([g["loop_wall_s"] - g["seconds"] for g in good if "loop_wall_s" in g]),
+                     # one command for one of the smallest tenth of the accounts: the fixed cost a loop pays per account
+                     "small_command_s": median([median([p["seconds"] for p in g["per_account"][:max(1, len(g["per_account"]) // 10)]])
+                                                for g in good if "loop_wall_s" in g]),
+                     "cache": good[0]["cache"]}
+    return summ
+
+
+# ----------------------------------------------------------------------------
 # Machine, summary, report
 
 def machine_info(work):
@@ -915,6 +1234,158 @@ def report(bench, args, machine, versions, avail, results, summ, cmdline, starte
     return "\n".join(L)
 
 
+def node_report(nres, nsumm, bench, args, machine, versions, classic, cmdline, started):
+    """The node section of the report (between NODE_BEGIN and NODE_END)."""
+    ds = bench.pristine_stats
+    n = nres["accounts"]
+    name = nres["node_name"]
+    bk = nres["backup"]
+    L = [NODE_BEGIN, "", f"## Whole node vs one account at a time ({started[:10]})", ""]
+    L.append(f"Same node as above: {n} accounts, {ds['files']:,} files, {ds['bytes'] / 1e9:.2f} GB "
+             f"(`gen_node.py --accounts {args.accounts} --scale {args.scale:g} --seed {args.seed}`), backed up as one snapshot "
+             f"per account under node name `{name}`. Machine: {machine['nproc']} cores, {machine.get('scratch', '?')}, load average "
+             f"at start {machine['loadavg_at_start']}. Versions: " + "; ".join(f"{t}: {v}" for t, v in versions.items() if t in bk) + ".")
+    L.append("")
+    L.append("Reproduce (the whole benchmark; `--node-only` runs just this section):")
+    L.append("")
+    L.append(f"    {cmdline}")
+    L.append("")
+    # backup
+    tl = [t for t in ("lifeboat", "restic") if t in bk]
+    if tl:
+        L.append("### One snapshot per account: the backup (one run)")
+        L.append("")
+        L.append("| | " + " | ".join(tl) + " |")
+        L.append("|" + "---|" * (len(tl) + 1))
+        cells = []
+        for t in tl:
+            b = bk[t]
+            if not b.get("ok"):
+                cells.append(f"failed: {b.get('error', '?')[:150]}")
+            else:
+                what = "`node backup`, 1 command" if t == "lifeboat" else f"`restic backup` × {b['commands']}"
+                cells.append(f"{fmt_s(b['seconds'])} ({b['data_bytes'] / 1e6 / b['seconds']:.0f} MB/s; {what})")
+        L.append("| one snapshot per account | " + " | ".join(cells) + " |")
+        first = {t: (classic or {}).get(t, {}).get("first") for t in tl}
+        L.append("| one snapshot of the whole node (first backup above, median) | "
+                 + " | ".join(fmt_s(first[t]["seconds"]) if first[t] else "not run" for t in tl) + " |")
+        L.append("| per account / whole node | " + " | ".join(
+            ratio(bk[t].get("seconds") if bk[t].get("ok") else None, first[t] and first[t]["seconds"]) for t in tl) + " |")
+        L.append("| repository size | " + " | ".join(mib_bytes(bk[t].get("repo_bytes")) for t in tl) + " |")
+        L.append("| peak RSS, CPU time | " + " | ".join(
+            f"{bk[t]['maxrss_kb'] / 1024:.0f} MiB, {bk[t]['cpu_s']:.1f} s" if bk[t].get("ok") else "–" for t in tl) + " |")
+        L.append("")
+    # restores
+    runs = args.node_runs
+    L.append(f"### Every account back (median of {runs} run{'s' if runs != 1 else ''})")
+    L.append("")
+    L.append("| way | commands | wall time | MB/s | 50% ready | 90% ready | 100% ready | fetched | written | peak RSS | CPU |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for key, tname, label in NODE_VARIANTS:
+        s = nsumm.get(key)
+        if s is None:
+            ran = [r for r in nres["runs"] if r["variant"] == key]
+            L.append(f"| {label} | " + ("failed" if ran or (tname in bk and not bk[tname].get("ok")) else "not run") + " |" + " |" * 10)
+            continue
+        rr = "" if s["runs"] == runs else f" ({s['runs']} of {runs} runs ok)"
+        L.append(f"| {label}{rr} | {n if key.startswith('each') else 1} | {fmt_s(s['seconds'])} | {ds['bytes'] / 1e6 / s['seconds']:.0f} | "
+                 + " | ".join(fmt_s(s["ready"][f]) for f in (50, 90, 100))
+                 + f" | {human_bytes(s['bytes_fetched'])} | {human_bytes(s['bytes_written'])} | "
+                 f"{s['maxrss_kb'] / 1024:.0f} MiB | {s['cpu_s']:.1f} s |")
+    cl = (classic or {}).get("lifeboat", {}).get("restore")
+    if cl:
+        L.append(f"| *for comparison: lifeboat restore of the whole node as one snapshot ('full restore' above; not verified, not per account)* "
+                 f"| 1 | {fmt_s(cl['seconds'])} | {cl['mb_per_s']:.0f} | – | – | – | – | – | {cl['maxrss_kb'] / 1024:.0f} MiB | {cl['cpu_s']:.1f} s |")
+    cr = (classic or {}).get("restic", {}).get("restore")
+    if cr:
+        L.append(f"| *for comparison: restic restore of the whole node as one snapshot ('full restore' above; not verified, not per account)* "
+                 f"| 1 | {fmt_s(cr['seconds'])} | {cr['mb_per_s']:.0f} | – | – | – | – | – | {cr['maxrss_kb'] / 1024:.0f} MiB | {cr['cpu_s']:.1f} s |")
+    L.append("")
+    L.append("MB/s: node bytes over wall time. Ready: when that share of the accounts was restored and verified, counted from "
+             "the start of the first command. Fetched: what lifeboat node restore read from the repository's packs "
+             "(stored bytes: compressed and encrypted; whole coalesced ranges, so gaps between wanted blobs count); written: content bytes written, as lifeboat reports them "
+             "(a hard-linked file counts once); restic reports neither. Peak RSS: the largest of the commands; CPU: their sum.")
+    L.append("")
+    # ratios
+    pairs = [("node_size", "node_name", "smallest first / name order (node restore)"),
+             ("node_size", "each_lifeboat", "node restore (smallest first) / lifeboat one account at a time"),
+             ("node_size", "each_restic", "node restore (smallest first) / restic one account at a time"),
+             ("each_lifeboat", "each_restic", "lifeboat / restic, one account at a time")]
+    rows = [(x, y, lab) for x, y, lab in pairs if x in nsumm and y in nsumm]
+    if rows:
+        L.append("### Ratios of the medians (time of the first over the second: below 1, the first is sooner)")
+        L.append("")
+        L.append("| | wall time | 50% ready | 90% ready | 100% ready |")
+        L.append("|---|---|---|---|---|")
+        for x, y, lab in rows:
+            X, Y = nsumm[x], nsumm[y]
+            L.append(f"| {lab} | {ratio(X['seconds'], Y['seconds'])} | "
+                     + " | ".join(ratio(X["ready"][f], Y["ready"][f]) for f in (50, 90, 100)) + " |")
+        L.append("")
+    inside = [(k, lab) for k, _, lab in NODE_VARIANTS if k.startswith("node_") and k in nsumm]
+    if inside:
+        L.append("### Inside lifeboat node restore (medians; seconds from the start of the command)")
+        L.append("")
+        L.append("| order | repository open | content starts | 50% restored | 90% restored | 100% restored | 50% ready | 90% ready | 100% ready |")
+        L.append("|---|---|---|---|---|---|---|---|---|")
+        for k, lab in inside:
+            x = nsumm[k]
+            L.append(f"| {'smallest first' if k == 'node_size' else 'name'} | {fmt_s(x['startup_s'])} | {fmt_s(x['content_start_s'])} | "
+                     + " | ".join(fmt_s(x["restored"][f]) for f in (50, 90, 100)) + " | "
+                     + " | ".join(fmt_s(x["ready"][f]) for f in (50, 90, 100)) + " |")
+        L.append("")
+        L.append("Repository open: before lifeboat's own clock starts (key, index). Content starts: the first account's first "
+                 "content written (every account is planned before: trees read, directories created). Restored: an account's "
+                 "last file written; ready: then its hard links, directory metadata and verification done.")
+        L.append("")
+    # how it was run
+    su = nsumm.get("node_size", {}).get("startup_s")
+    lo = [nsumm[k]["loop_overhead_s"] for k in ("each_lifeboat", "each_restic") if k in nsumm]
+    L.append("How: the restic repository holds one snapshot per account (`restic backup --host " + name + " --tag account=A NODE/A`, "
+             "accounts in name order); restic 0.14 cannot restore a subfolder of a snapshot (`latest:PATH` came later), so "
+             "each account is restored with `restic restore latest --host " + name + " --tag account=A --target DIR --verify` and comes "
+             "back at `DIR/<node path>/A`. lifeboat's per-account loop runs `lifeboat restore latest --account A --target DIR/A "
+             "--verify` for each account. Both loops run the accounts **smallest first** (by bytes on disk, ties by name: the order "
+             "of `node restore`'s default), one command after another; an account is done when its command exits, and the loop's "
+             "times are the sums of the commands' wall times"
+             + (f" (the harness's own time between commands, median {max(lo):.1f} s, is left out)" if lo else "") + ". "
+             + ("One command for one of the smallest tenth of the accounts takes " + " and ".join(
+                 f"{fmt_s(nsumm[k]['small_command_s'])} with {nsumm[k]['tool']}" for k in ("each_lifeboat", "each_restic") if k in nsumm)
+                + " (median): mostly the fixed cost of a command (start, key derivation, index, snapshot list), which a loop "
+                  "pays once per account. " if any(k in nsumm for k in ("each_lifeboat", "each_restic")) else "")
+             + "All four ways verify every account against its snapshot (node restore does by default, the loops pass `--verify`). "
+             "lifeboat node restore's ready times are its own (`--json`, `accounts[].ready_s`) plus the time before its clock starts "
+             "(opening the repository and loading the index, taken as wall time minus its `duration_seconds`"
+             + (f", median {su:.2f} s" if su is not None else "") + "). "
+             "Each restore goes into an empty directory, with the page cache dropped before it (before the first command of a loop); "
+             "each restic loop starts with an empty cache, which its commands then share. The four ways take turns going first.")
+    L.append("")
+    L.append("### Verification")
+    L.append("")
+    for key, tname, label in NODE_VARIANTS:
+        rr = [r for r in nres["runs"] if r["variant"] == key]
+        if not rr:
+            continue
+        parts = []
+        for r in rr:
+            v = r.get("verify")
+            if v is None:
+                parts.append(f"run {r['run']}: FAILED ({(r.get('error') or '?')[:200]})")
+            elif "error" in v:
+                parts.append(f"run {r['run']}: FAILED ({v['error'][:200]})")
+            else:
+                meta = "metadata exact" if v["metadata_exact"] else \
+                    f"modes differ {v['mode_mismatch']}, mtimes differ {v['mtime_mismatch']}"
+                parts.append(f"run {r['run']}: {'ok' if v['ok'] and r['ok'] else 'FAILED'} ({r['accounts_ready']}/{n} accounts, "
+                             f"{v['restored']['files']:,} files, {human_bytes(v['restored']['bytes'])}; {meta}"
+                             + (f"; diff -r {'clean' if v['diff_r'] else 'DIFFERS'}" if "diff_r" in v else "") + ")"
+                             + ("" if r["ok"] else f" — {r.get('error')}"))
+        L.append(f"- **{label}**: " + " / ".join(parts))
+    L.append("")
+    L.append(NODE_END)
+    return "\n".join(L)
+
+
 HEADER = """# Benchmarks
 
 lifeboat against the two tools a hosting provider would otherwise use, restic
@@ -942,19 +1413,26 @@ then cheap even on hosts that discard on every unlink.
 Restores are verified (names, types, sizes, link targets and total bytes must
 match; mode and mtime differences are counted and reported).
 
-`bench/run_bench.py` regenerates the section below; raw numbers are in
-`bench/out/results.json`.
+**The node section** (second below): the same node backed up as one snapshot
+per account (`lifeboat node backup`; restic: one `restic backup` per account),
+then every account restored: by `lifeboat node restore` smallest first and in
+name order, and by one restore command per account, one after another, with
+lifeboat and with restic; wall time, throughput, when 50/90/100% of the
+accounts were ready, ratios.
+
+`bench/run_bench.py` regenerates the sections below; raw numbers are in
+`bench/out/results.json` and `bench/out/node-results.json`.
 
 """
 
 
-def write_report(path, section):
+def write_report(path, section, begin=BEGIN, end=END):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if os.path.exists(path):
         with open(path) as f:
             text = f.read()
-        if BEGIN in text and END in text:
-            a, b = text.index(BEGIN), text.index(END) + len(END)
+        if begin in text and end in text:
+            a, b = text.index(begin), text.index(end) + len(end)
             text = text[:a] + section + text[b:]
         else:
             text = text.rstrip("\n") + "\n\n" + section + "\n"
@@ -985,10 +1463,22 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep repositories and logs of each run (under WORKDIR/fs/runs)")
     ap.add_argument("--no-loop", action="store_true", help="work in WORKDIR itself, not in an ext4 image on a loop device")
     ap.add_argument("--loop-size", type=int, default=64, help="GiB, apparent size of the sparse image (default 64)")
+    g = ap.add_argument_group("node section (one snapshot per account; whole-node vs per-account restores)")
+    x = g.add_mutually_exclusive_group()
+    x.add_argument("--no-node-steps", action="store_true", help="skip the node section")
+    x.add_argument("--node-only", action="store_true", help="run only the node section (the other section of the report is left as it is)")
+    g.add_argument("--node-runs", type=int, default=None,
+                   help="restore runs in the node section (default 2, with --quick 1: a run takes ~8 min at scale 1, "
+                        "most of it restic's 200 restores)")
+    g.add_argument("--node-name", default="web209", help="node name of the per-account snapshots (default web209)")
+    g.add_argument("--node-diff", choices=("first", "all", "none"), default="first",
+                   help="diff -r every restored account against the node: in the first run of each way (default), all runs, never")
+    g.add_argument("--node-results", default=os.path.join(HERE, "out", "node-results.json"), help="raw results of the node section")
     args = ap.parse_args()
     args.accounts = args.accounts or (20 if args.quick else 200)
     args.scale = args.scale or (0.05 if args.quick else 1.0)
     args.runs = args.runs or (1 if args.quick else 3)
+    args.node_runs = args.node_runs or (1 if args.quick else 2)
     args.out = args.out or (os.path.join(HERE, "out", "BENCHMARKS-quick.md") if args.quick else os.path.join(ROOT, "docs", "BENCHMARKS.md"))
     args.lifeboat = os.path.abspath(args.lifeboat)
     args.tool_list = [t.strip() for t in args.tools.split(",") if t.strip()]
@@ -1000,7 +1490,11 @@ def main():
         shlex.quote(x) for x in [f"--lifeboat", os.path.relpath(args.lifeboat, ROOT) if args.lifeboat.startswith(ROOT) else args.lifeboat,
                                  "--tools", ",".join(args.tool_list), "--accounts", str(args.accounts), "--scale", f"{args.scale:g}",
                                  "--seed", str(args.seed), "--runs", str(args.runs), "--workdir", args.workdir]
-        + (["--borg-compression", args.borg_compression] if args.borg_compression != "lz4" else []))
+        + (["--borg-compression", args.borg_compression] if args.borg_compression != "lz4" else [])
+        + (["--no-node-steps"] if args.no_node_steps else ["--node-only"] if args.node_only else [])
+        + (["--node-runs", str(args.node_runs)] if not args.no_node_steps else [])
+        + (["--node-diff", args.node_diff] if args.node_diff != "first" and not args.no_node_steps else [])
+        + (["--node-name", args.node_name] if args.node_name != "web209" and not args.no_node_steps else []))
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # so that the scratch filesystem is unmounted
     # One benchmark per work directory: two would mutate and reset the same node under each other.
@@ -1041,35 +1535,73 @@ def run(args, scratch, started, cmdline):
     log(f"machine: {machine}")
     log(f"versions: {versions}")
     bench.prepare()
-    results = []
     t_start = time.time()
-    for i in range(args.runs):
-        order = tools[i % len(tools):] + tools[:i % len(tools)] if tools else []
-        for tool in order:
-            results.append(bench.run_tool(tool, i))
-    bench.reset_node()
-    summ = summarize(results, args.tool_list)
-    if bench.drop_ok is None:
-        bench.drop_ok = False
-    section = report(bench, args, machine, versions, avail, results, summ, cmdline, started)
-    write_report(args.out, section)
-    os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
-    with open(args.results, "w") as f:
-        json.dump({"started": started, "seconds": round(time.time() - t_start, 1), "command": cmdline, "machine": machine,
-                   "versions": versions, "available": {t: {"ok": a[0], "reason": a[1]} for t, a in avail.items()},
-                   "settings": {"accounts": args.accounts, "scale": args.scale, "seed": args.seed, "mutate_seed": args.mutate_seed,
-                                "runs": args.runs, "borg_compression": args.borg_compression,
-                                "cache": "cold" if bench.drop_ok else "warm", "workdir": os.path.abspath(args.workdir)},
-                   "dataset": {"node": bench.pristine_stats, "generator": {k: v for k, v in bench.gen_summary.items() if k != "per_account"},
-                               "per_account": bench.gen_summary["per_account"], "account": bench.account,
-                               "mutate": next((r["mutate"] for r in results if "mutate" in r), None)},
-                   "runs": results, "summary": summ}, f, indent=1)
-    log(f"report: {args.out}; raw results: {args.results}; {time.time() - t_start:.0f} s")
-    print(section)
-    failed = [f"{r['tool']} run {r['run']}" for r in results if not r["ok"]]
+    failed = []
+    classic = None
+    if not args.node_only:
+        results = []
+        for i in range(args.runs):
+            order = tools[i % len(tools):] + tools[:i % len(tools)] if tools else []
+            for tool in order:
+                results.append(bench.run_tool(tool, i))
+        bench.reset_node()
+        summ = classic = summarize(results, args.tool_list)
+        if bench.drop_ok is None:
+            bench.drop_ok = False
+        section = report(bench, args, machine, versions, avail, results, summ, cmdline, started)
+        write_report(args.out, section)
+        os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
+        with open(args.results, "w") as f:
+            json.dump({"started": started, "seconds": round(time.time() - t_start, 1), "command": cmdline, "machine": machine,
+                       "versions": versions, "available": {t: {"ok": a[0], "reason": a[1]} for t, a in avail.items()},
+                       "settings": {"accounts": args.accounts, "scale": args.scale, "seed": args.seed, "mutate_seed": args.mutate_seed,
+                                    "runs": args.runs, "borg_compression": args.borg_compression,
+                                    "cache": "cold" if bench.drop_ok else "warm", "workdir": os.path.abspath(args.workdir)},
+                       "dataset": {"node": bench.pristine_stats, "generator": {k: v for k, v in bench.gen_summary.items() if k != "per_account"},
+                                   "per_account": bench.gen_summary["per_account"], "account": bench.account,
+                                   "mutate": next((r["mutate"] for r in results if "mutate" in r), None)},
+                       "runs": results, "summary": summ}, f, indent=1)
+        log(f"report: {args.out}; raw results: {args.results}; {time.time() - t_start:.0f} s")
+        print(section)
+        failed += [f"{r['tool']} run {r['run']}" for r in results if not r["ok"]]
+    else:
+        classic = earlier_classic(args)
+    if not args.no_node_steps:
+        t_node = time.time()
+        nb = NodeBench(bench, args, tools)
+        nres = nb.run()
+        nsumm = summarize_node(nres)
+        section = node_report(nres, nsumm, bench, args, machine, versions, classic, cmdline, started)
+        write_report(args.out, section, NODE_BEGIN, NODE_END)
+        os.makedirs(os.path.dirname(os.path.abspath(args.node_results)), exist_ok=True)
+        with open(args.node_results, "w") as f:
+            json.dump({"started": started, "seconds": round(time.time() - t_node, 1), "command": cmdline, "machine": machine,
+                       "versions": versions, "settings": {"accounts": args.accounts, "scale": args.scale, "seed": args.seed,
+                                                          "node_runs": args.node_runs, "node_name": args.node_name,
+                                                          "node_diff": args.node_diff, "workdir": os.path.abspath(args.workdir)},
+                       "dataset": {"node": bench.pristine_stats}, **nres, "summary": nsumm}, f, indent=1)
+        log(f"node section: report {args.out}; raw results {args.node_results}; {time.time() - t_node:.0f} s")
+        print(section)
+        failed += [f"node section: {t} backup" for t, b in nres["backup"].items() if not b.get("ok")]
+        failed += [f"node section: {r['variant']} run {r['run']}" for r in nres["runs"] if not r["ok"]]
+    log(f"total {time.time() - t_start:.0f} s")
     if failed:
         log("failures: " + ", ".join(failed))
     return 1 if failed or not tools else 0
+
+
+def earlier_classic(args):
+    """With --node-only: the other section's medians from its raw results, if they are of the same node."""
+    try:
+        with open(args.results) as f:
+            old = json.load(f)
+        st = old["settings"]
+        if (st["accounts"], st["scale"], st["seed"]) == (args.accounts, args.scale, args.seed):
+            log(f"node section: single-snapshot figures from {args.results} ({old['started']})")
+            return old["summary"]
+    except (OSError, ValueError, KeyError):
+        pass
+    return None
 
 
 if __name__ == "__main__":
