@@ -115,6 +115,10 @@ class Checker {
   std::unordered_map<Id, uint64_t, IdHash> pack_sizes_;   // data/ objects
   std::map<Id, PackListing> unreferenced_;                // packs no index lists (trailer read)
   repo::Index unreferenced_index_;                        // their blobs
+  // Listed packs whose trailer contradicts (or has more than) their listing:
+  // readers fall back to the trailer, so the check judges by it too.
+  std::map<Id, PackListing> trailer_views_;  // guarded by mu_ while filled
+  repo::Index trailer_index_;                // their blobs, as the trailers say
   // Blobs and trees whose loss is explained by problems (indices into
   // report_.problems). Only damaged things are here: bounded by the damage.
   std::unordered_map<Id, std::vector<size_t>, IdHash> culprits_;

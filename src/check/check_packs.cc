@@ -99,11 +99,21 @@ void Checker::check_indexed_packs() {
         // One small ranged read: the listing says how long the trailer is.
         PackTail tail = read_tail(id, size, {}, trailer_and_footer_size(listing->entries.size()));
         std::string diff = compare_with_listing(*listing, tail);
-        if (!diff.empty())
+        if (!diff.empty()) {
+          // Readers that fail at the index's place read the trailer's, so
+          // the rest of the check judges the pack by its trailer.
+          repo::PackInfo info{id, tail.salt, tail.entries};
+          trailer_index_.add_pack(info);
+          {
+            std::lock_guard lock(mu_);
+            trailer_views_.emplace(id, PackListing{tail.salt, std::move(tail.entries), "trailer"});
+          }
           add_problem({"pack", name,
                        "its trailer does not match the index: " + diff +
-                           "; 'lifeboat check --read-data' tells which is right",
-                       {}, {}, {}});
+                           "; readers fall back to the trailer ('lifeboat check --read-data' "
+                           "verifies it); 'lifeboat repair index --full' rewrites the index",
+                       {}, {}, {}, {}, true});
+        }
       } catch (const Error& e) {
         add_problem({"pack", name, "trailer unreadable: " + e.message(), {}, {}, {}});
       }
@@ -145,8 +155,9 @@ void Checker::judge_damaged_segments() {
                   "); every pack is listed by another segment, so nothing depends on it");
     else
       add_problem({"index", name,
-                   message + "; its packs count as unreferenced until 'lifeboat repair index'",
-                   {}, {}, {}});
+                   message + "; its packs count as unreferenced (restores read their trailers) "
+                   "until 'lifeboat repair index'",
+                   {}, {}, {}, {}, true});
   }
 }
 
@@ -170,7 +181,8 @@ void Checker::read_data() {
       std::vector<Id> failed;
       std::string first_failure;
       const PackListing* listing = nullptr;
-      if (auto it = listings_.find(id); it != listings_.end()) listing = &it->second;
+      if (auto t = trailer_views_.find(id); t != trailer_views_.end()) listing = &t->second;
+      else if (auto it = listings_.find(id); it != listings_.end()) listing = &it->second;
       else if (auto u = unreferenced_.find(id); u != unreferenced_.end()) listing = &u->second;
       uint64_t size = 0;
       bool loaded = false;
@@ -187,8 +199,8 @@ void Checker::read_data() {
         } catch (const Error& e) {
           faults.push_back("trailer unreadable: " + e.message());
         }
-        // Verify what readers use: the index's view of the pack, else the
-        // trailer's.
+        // Verify what readers use: the index's view of the pack (the
+        // trailer's where the two disagree), else the trailer's.
         repo::PackSalt salt{};
         const std::vector<PackEntry>* entries = nullptr;
         if (listing) {

@@ -21,9 +21,9 @@ void Checker::note_unindexed(const Id& blob, const Id& pack) {
   if (inserted)
     report_.problems.push_back(
         {"index", pack.hex(),
-         "pack " + pack.hex() + " is in no index but holds blobs that snapshots need; "
-         "run 'lifeboat repair index'",
-         {}, {}, {}});
+         "pack " + pack.hex() + " is in no index but holds blobs that snapshots need (restores "
+         "read them from its trailer); run 'lifeboat repair index'",
+         {}, {}, {}, {}, true});
   report_.problems[it->second].blobs.push_back(blob.hex());
   blame_locked(blob, it->second);
 }

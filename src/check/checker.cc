@@ -70,8 +70,14 @@ void Checker::blame_pack_entries(const Id& pack, const std::vector<repo::PackEnt
 }
 
 std::optional<Located> Checker::locate(const Id& blob) const {
-  if (auto loc = repo_.index().find(blob)) return Located{*loc, false};
-  if (auto loc = unreferenced_index_.find(blob)) return Located{*loc, true};
+  // Where readers end up (Repository::load_blob): the index, unless it
+  // names a pack whose own trailer says otherwise; then the trailers of
+  // listed packs; then those of packs no index lists.
+  auto loc = repo_.index().find(blob);
+  if (loc && !trailer_index_.has_pack(loc->pack)) return Located{*loc, false};
+  if (auto t = trailer_index_.find(blob)) return Located{*t, false};
+  if (loc) return Located{*loc, false};
+  if (auto u = unreferenced_index_.find(blob)) return Located{*u, true};
   return std::nullopt;
 }
 
@@ -119,14 +125,35 @@ void Checker::finish() {
     sort_unique(p.files);
     sort_unique(p.blobs);
     for (const auto& snap : p.snapshots) {
-      affected_snapshots.insert(snap);
+      if (!p.restorable) affected_snapshots.insert(snap);
       if (auto it = account_of.find(snap); it != account_of.end()) {
         p.accounts.push_back(it->second);
-        affected_accounts.insert(it->second);
+        if (!p.restorable) affected_accounts.insert(it->second);
       }
     }
     sort_unique(p.accounts);
   }
+  // Damaged paths per snapshot ("<short id>:<path>" in the problems).
+  std::map<std::string, std::set<std::string>> damaged_paths;
+  for (const auto& p : report_.problems)
+    if (!p.restorable)
+      for (const auto& f : p.files) {
+        auto colon = f.find(':');
+        if (colon != std::string::npos) damaged_paths[f.substr(0, colon)].insert(f.substr(colon + 1));
+      }
+  for (const auto& [id, s] : snapshots_) {
+    const std::string hex = id.hex();
+    if (!affected_snapshots.count(hex)) continue;
+    CheckReport::SnapshotDamage d;
+    d.snapshot = hex;
+    d.account = account_of[hex];
+    d.files = s.summary.files_new + s.summary.files_changed + s.summary.files_unmodified;
+    for (const auto& path : damaged_paths[id.short_hex()])
+      (!path.empty() && path.back() == '/' ? d.damaged_dirs : d.damaged_files)++;
+    report_.affected_snapshots.push_back(std::move(d));
+  }
+  std::sort(report_.affected_snapshots.begin(), report_.affected_snapshots.end(),
+            [](const auto& a, const auto& b) { return a.snapshot < b.snapshot; });
   std::set<std::string> unaffected_accounts;
   for (const auto& [snap, account] : account_of) {
     if (!affected_snapshots.count(snap)) report_.unaffected_snapshots.push_back(snap);

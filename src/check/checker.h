@@ -68,6 +68,11 @@ struct Problem {
   // The accounts of `snapshots`, "<node>/<account>" (sorted; filled at the
   // end of the check).
   std::vector<std::string> accounts = {};
+  // Every byte the snapshots need is still readable (the index is wrong or
+  // incomplete, and readers fall back to the packs' trailers): the
+  // snapshots and accounts listed rely on that fallback but lose nothing,
+  // so they do not count as affected.
+  bool restorable = false;
 };
 
 struct CheckReport {
@@ -84,6 +89,17 @@ struct CheckReport {
   std::vector<std::string> unaffected_snapshots;
   std::vector<std::string> affected_accounts;
   std::vector<std::string> unaffected_accounts;
+  // Inside each affected snapshot, how much is damaged and how much is not:
+  // every file not among `damaged_paths` restores intact (a damaged
+  // directory path, ending in '/', stands for all it held).
+  struct SnapshotDamage {
+    std::string snapshot;  // full id
+    std::string account;   // "<node>/<account>"
+    uint64_t files = 0;    // files in the snapshot (its summary)
+    uint64_t damaged_files = 0;  // damaged paths that are files
+    uint64_t damaged_dirs = 0;   // damaged paths that are whole directories
+  };
+  std::vector<SnapshotDamage> affected_snapshots;  // by id
   std::vector<std::string> warnings;  // sorted
   bool ok() const { return problems.empty(); }
 };

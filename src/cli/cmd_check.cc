@@ -42,8 +42,16 @@ Json report_json(const check::CheckReport& r) {
                             {"snapshots", p.snapshots},
                             {"accounts", json_accounts(p.accounts)},
                             {"files", files},
-                            {"blobs", p.blobs}});
+                            {"blobs", p.blobs},
+                            {"restorable", p.restorable}});
   }
+  Json damage = Json::array();
+  for (const auto& d : r.affected_snapshots)
+    damage.push_back(Json{{"snapshot", d.snapshot},
+                          {"account", json_bytes(d.account)},
+                          {"files", d.files},
+                          {"damaged_files", d.damaged_files},
+                          {"damaged_dirs", d.damaged_dirs}});
   return Json{{"ok", r.ok()},
               {"snapshots", r.snapshots},
               {"trees", r.trees},
@@ -56,6 +64,7 @@ Json report_json(const check::CheckReport& r) {
               {"affected_accounts", json_accounts(r.affected_accounts)},
               {"unaffected_accounts", json_accounts(r.unaffected_accounts)},
               {"unaffected_snapshots", r.unaffected_snapshots},
+              {"affected_snapshots", damage},
               {"warnings", r.warnings}};
 }
 
@@ -83,10 +92,20 @@ void print_report(const check::CheckReport& r, bool verbose) {
     text += fmt::format("problem: {} {}: {}\n", p.kind, printable(p.object), one_line(p.message));
     std::vector<std::string> short_ids;
     for (const auto& s : p.snapshots) short_ids.push_back(s.substr(0, 8));
-    if (!p.snapshots.empty()) text += "  affects snapshots: " + join(short_ids, limit) + "\n";
-    if (!p.accounts.empty()) text += "  affects accounts: " + join(p.accounts, limit) + "\n";
+    // A restorable problem loses nothing: those snapshots only rely on the
+    // fallback to pack trailers.
+    const char* verb = p.restorable ? "  restorable, relies on trailers: " : "  affects ";
+    if (!p.snapshots.empty()) text += verb + std::string("snapshots: ") + join(short_ids, limit) + "\n";
+    if (!p.accounts.empty()) text += verb + std::string("accounts: ") + join(p.accounts, limit) + "\n";
     if (!p.files.empty()) text += "  affects files: " + join(p.files, limit) + "\n";
     if (!p.blobs.empty()) text += "  blobs: " + join(p.blobs, limit) + "\n";
+  }
+  for (size_t i = 0; i < r.affected_snapshots.size() && i < limit; ++i) {
+    const auto& d = r.affected_snapshots[i];
+    text += fmt::format("snapshot {} ({}): {} of {} files damaged{}; every other file is intact\n",
+                        d.snapshot.substr(0, 8), printable(d.account), d.damaged_files, d.files,
+                        d.damaged_dirs ? fmt::format(", and {} whole directories", d.damaged_dirs)
+                                       : std::string());
   }
   if (!r.problems.empty())
     text += fmt::format("{} accounts affected ({}); {} accounts and {} snapshots not affected\n",

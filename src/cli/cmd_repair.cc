@@ -111,6 +111,10 @@ int run_repair_index(const IndexFlags& f, const GlobalOptions& g) {
                     {"blobs", r.blobs},
                     {"segments_written", r.segments_written},
                     {"segments_skipped", r.segments_skipped},
+                    {"segments_replaced", r.segments_replaced},
+                    {"segments_left", r.segments_left},
+                    {"packs_gone", r.packs_gone},
+                    {"packs_mismatched", r.packs_mismatched},
                     {"unreadable_packs", r.unreadable},
                     {"duration_seconds", seconds}});
   } else if (!g.quiet) {
@@ -120,9 +124,24 @@ int run_repair_index(const IndexFlags& f, const GlobalOptions& g) {
         r.packs, r.packs_listed, r.packs_read, r.blobs, r.segments_written,
         format_seconds(seconds));
     if (!r.segments_skipped.empty())
-      text += fmt::format(
-          "{} unreadable index segments left in place (their packs are indexed again): {}\n",
-          r.segments_skipped.size(), fmt::join(r.segments_skipped, ", "));
+      text += fmt::format("{} unreadable index segments (their packs are indexed again): {}\n",
+                          r.segments_skipped.size(), fmt::join(r.segments_skipped, ", "));
+    if (!r.packs_gone.empty())
+      text += fmt::format("{} packs listed by the index are gone: {}; 'lifeboat check' names "
+                          "what they held that no other pack has\n",
+                          r.packs_gone.size(), fmt::join(r.packs_gone, ", "));
+    if (!r.packs_mismatched.empty())
+      text += fmt::format("{} packs were listed differently from their own trailer (the trailer "
+                          "wins): {}\n",
+                          r.packs_mismatched.size(), fmt::join(r.packs_mismatched, ", "));
+    if (!r.segments_replaced.empty())
+      text += fmt::format("removed {} stale or unreadable index segments (what was right in them "
+                          "is in the new ones)\n",
+                          r.segments_replaced.size());
+    if (!r.segments_left.empty())
+      text += fmt::format("{} stale index segments could not be removed (append-only storage?); "
+                          "harmless, readers fall back past them: {}\n",
+                          r.segments_left.size(), fmt::join(r.segments_left, ", "));
     print_out(text);
   }
   if (!r.unreadable.empty()) {
@@ -144,7 +163,9 @@ CommandRun setup_repair(CLI::App& app, const GlobalOptions& g) {
   auto* index = cmd->add_subcommand(
       "index", "rebuild the index from the packs' trailers (packs no readable segment lists)");
   index->fallthrough();
-  index->add_flag("--full", f->full, "read every pack's trailer, listed or not");
+  index->add_flag("--full", f->full,
+                  "read every pack's trailer, listed or not, and replace segments that "
+                  "contradict them");
   auto sf = std::make_shared<SnapshotFlags>();
   auto* snaps = cmd->add_subcommand(
       "snapshots",

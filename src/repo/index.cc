@@ -39,8 +39,11 @@ void Index::add_pack(const PackInfo& pack) {
   std::unique_lock lock(mu_);
   uint32_t ordinal = pack_ordinal_locked(pack);
   for (const auto& pe : pack.entries) {
-    if (find_locked(pe.id)) continue;
     Entry e = make_entry(pe, ordinal);
+    if (const Entry* first = find_locked(pe.id)) {
+      add_alternate_locked(*first, e);
+      continue;
+    }
     overlay_pos_.emplace(e.id, static_cast<uint32_t>(overlay_.size()));
     overlay_.push_back(e);
   }
@@ -64,9 +67,56 @@ void Index::add_packs(const std::vector<PackInfo>& packs) {
                    [](const Entry& a, const Entry& b) { return a.id < b.id; });
   std::inplace_merge(table_.begin(), table_.begin() + static_cast<ptrdiff_t>(old_size), table_.end(),
                      [](const Entry& a, const Entry& b) { return a.id < b.id; });
-  auto last = std::unique(table_.begin(), table_.end(),
-                          [](const Entry& a, const Entry& b) { return a.id == b.id; });
-  table_.erase(last, table_.end());
+  // Keep the first of equal ids; later copies in other packs become alternates.
+  auto out = table_.begin();
+  for (auto it = table_.begin(); it != table_.end(); ++it) {
+    if (out != table_.begin() && (out - 1)->id == it->id) {
+      add_alternate_locked(*(out - 1), *it);
+      continue;
+    }
+    *out++ = *it;
+  }
+  table_.erase(out, table_.end());
+}
+
+void Index::add_alternate_locked(const Entry& first, const Entry& copy) {
+  if (copy.pack == first.pack) return;  // the same pack indexed twice
+  auto [begin, end] = alternates_.equal_range(copy.id);
+  for (auto it = begin; it != end; ++it)
+    if (it->second.pack == copy.pack) return;
+  alternates_.emplace(copy.id, copy);
+}
+
+size_t Index::remove_packs(const std::unordered_set<Id, IdHash>& gone) {
+  std::unique_lock lock(mu_);
+  merge_overlay_locked();
+  std::vector<bool> dead(packs_.size(), false);
+  bool any = false;
+  for (const Id& p : gone)
+    if (auto it = pack_pos_.find(p); it != pack_pos_.end()) {
+      dead[it->second] = any = true;
+      pack_pos_.erase(it);
+    }
+  if (!any) return 0;
+  for (auto it = alternates_.begin(); it != alternates_.end();)
+    it = dead[it->second.pack] ? alternates_.erase(it) : std::next(it);
+  size_t dropped = 0;
+  auto out = table_.begin();
+  for (auto it = table_.begin(); it != table_.end(); ++it) {
+    if (!dead[it->pack]) {
+      *out++ = *it;
+      continue;
+    }
+    auto alt = alternates_.find(it->id);
+    if (alt == alternates_.end()) {
+      ++dropped;
+      continue;
+    }
+    *out++ = alt->second;  // same id: the table stays sorted
+    alternates_.erase(alt);
+  }
+  table_.erase(out, table_.end());
+  return dropped;
 }
 
 void Index::merge_overlay_locked() {
@@ -111,6 +161,17 @@ std::optional<BlobLocation> Index::find(const Id& blob) const {
   return location_of(*e);
 }
 
+std::vector<BlobLocation> Index::find_all(const Id& blob) const {
+  std::shared_lock lock(mu_);
+  std::vector<BlobLocation> out;
+  const Entry* e = find_locked(blob);
+  if (!e) return out;
+  out.push_back(location_of(*e));
+  auto [begin, end] = alternates_.equal_range(blob);
+  for (auto it = begin; it != end; ++it) out.push_back(location_of(it->second));
+  return out;
+}
+
 bool Index::contains(const Id& blob) const {
   std::shared_lock lock(mu_);
   return find_locked(blob) != nullptr;
@@ -123,12 +184,16 @@ size_t Index::blob_count() const {
 
 size_t Index::pack_count() const {
   std::shared_lock lock(mu_);
-  return packs_.size();
+  return pack_pos_.size();
 }
 
 std::vector<Id> Index::pack_ids() const {
   std::shared_lock lock(mu_);
-  return packs_;
+  std::vector<Id> out;
+  out.reserve(pack_pos_.size());
+  for (const Id& p : packs_)
+    if (pack_pos_.count(p)) out.push_back(p);
+  return out;
 }
 
 bool Index::has_pack(const Id& pack) const {

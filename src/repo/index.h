@@ -13,6 +13,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/bytes.h"
@@ -41,14 +42,24 @@ class Index {
   Index(const Index&) = delete;
   Index& operator=(const Index&) = delete;
 
-  // Adds every blob of the pack (a blob already known keeps its first location).
+  // Adds every blob of the pack. A blob already known keeps its first
+  // location; a copy in another pack is kept as an alternate (rare: two
+  // nodes storing the same blob at once), so a lost pack costs nothing a
+  // copy elsewhere still holds.
   void add_pack(const PackInfo& pack);
   // Adds many packs at once (loading the index): one sort instead of
   // repeated merges, so loading n blobs costs O(n log n).
   void add_packs(const std::vector<PackInfo>& packs);
 
   std::optional<BlobLocation> find(const Id& blob) const;
+  // The first location and every alternate.
+  std::vector<BlobLocation> find_all(const Id& blob) const;
   bool contains(const Id& blob) const;
+
+  // Forgets the packs (gone from the backend): their blobs move to an
+  // alternate in another pack where there is one and are dropped otherwise.
+  // Returns the number of blobs dropped.
+  size_t remove_packs(const std::unordered_set<Id, IdHash>& gone);
 
   size_t blob_count() const;
   size_t pack_count() const;
@@ -74,6 +85,7 @@ class Index {
 
   const Entry* find_locked(const Id& blob) const;
   void merge_overlay_locked();
+  void add_alternate_locked(const Entry& first, const Entry& copy);
   uint32_t pack_ordinal_locked(const PackInfo& pack);
   static Entry make_entry(const PackEntry& pe, uint32_t ordinal);
   BlobLocation location_of(const Entry& e) const;
@@ -82,6 +94,7 @@ class Index {
   std::vector<Entry> table_;    // sorted by id
   std::vector<Entry> overlay_;  // unsorted recent additions
   std::unordered_map<Id, uint32_t, IdHash> overlay_pos_;
+  std::unordered_multimap<Id, Entry, IdHash> alternates_;  // copies in other packs
   std::vector<Id> packs_;
   std::vector<PackSalt> salts_;
   std::unordered_map<Id, uint32_t, IdHash> pack_pos_;

@@ -111,24 +111,28 @@ void Repository::warn(const std::string& message) const {
   if (options_.warn) options_.warn(message);
 }
 
-std::vector<std::string> Repository::load_index() {
+std::vector<std::string> Repository::load_index(const SegmentObserver& each_segment) {
   std::vector<std::string> names;
   backend_->list(ObjectType::kIndex, [&](std::string_view name, uint64_t) {
     names.emplace_back(name);
   });
+  // Added in name order, whatever order the reads finish in: where two
+  // packs hold the same blob, every process picks the same first copy.
+  std::sort(names.begin(), names.end());
+  std::vector<std::vector<PackInfo>> loaded(names.size());
   std::vector<std::string> skipped;
-  std::vector<PackInfo> all;
   std::mutex mu;
   ThreadPool pool(ThreadPool::default_threads());
-  for (const auto& name : names) {
-    pool.submit([&, name] {
+  for (size_t i = 0; i < names.size(); ++i) {
+    pool.submit([&, i] {
+      const std::string& name = names[i];
       try {
         Bytes sealed = backend_->load({ObjectType::kIndex, name});
         if (crypto::sha256(sealed).hex() != name)
           throw Error(ErrorCode::kCorrupt, "index segment " + name + " does not match its name");
-        auto packs = decode_index_segment(keys_.encryption, sealed, name);
+        loaded[i] = decode_index_segment(keys_.encryption, sealed, name);
         std::lock_guard lock(mu);
-        for (auto& p : packs) all.push_back(std::move(p));
+        if (each_segment) each_segment(name, loaded[i]);
       } catch (const Error& e) {
         if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kNotFound) throw;
         std::lock_guard lock(mu);
@@ -138,7 +142,15 @@ std::vector<std::string> Repository::load_index() {
     });
   }
   pool.wait();
+  std::vector<PackInfo> all;
+  size_t count = 0;
+  for (const auto& packs : loaded) count += packs.size();
+  all.reserve(count);
+  for (auto& packs : loaded)
+    for (auto& p : packs) all.push_back(std::move(p));
+  loaded.clear();
   index_.add_packs(all);
+  std::sort(skipped.begin(), skipped.end());
   return skipped;
 }
 
@@ -146,10 +158,14 @@ std::vector<std::string> Repository::load_index() {
 
 Repository::UnlistedPacks Repository::index_unlisted_packs() const {
   std::lock_guard lock(recover_mu_);
+  return read_trailers_locked(false);
+}
+
+Repository::UnlistedPacks Repository::read_trailers_locked(bool listed) const {
   std::vector<std::pair<Id, uint64_t>> todo;
   backend_->list(ObjectType::kData, [&](std::string_view name, uint64_t size) {
     auto id = Id::from_hex(name);
-    if (!id || index_.has_pack(*id) || trailers_read_.count(*id)) return;
+    if (!id || trailers_read_.count(*id) || (!listed && index_.has_pack(*id))) return;
     todo.emplace_back(*id, size);
   });
   UnlistedPacks out;
@@ -171,14 +187,14 @@ Repository::UnlistedPacks Repository::index_unlisted_packs() const {
     trailers_read_.insert(todo[i].first);
     if (!read[i]) {
       out.unreadable.push_back(todo[i].first.hex());
-      warn("pack " + todo[i].first.hex() + " is in no index segment and its trailer cannot be read: " +
-           errors[i]);
+      warn("pack " + todo[i].first.hex() + (index_.has_pack(todo[i].first) ? "" : " is in no index segment and") +
+           " its trailer cannot be read: " + errors[i]);
       continue;
     }
     ++out.packs;
     out.blobs += read[i]->entries.size();
     recovered_.add_pack(*read[i]);
-    recovered_packs_.push_back(std::move(*read[i]));
+    if (!index_.has_pack(todo[i].first)) recovered_packs_.push_back(std::move(*read[i]));
   }
   return out;
 }
@@ -186,13 +202,104 @@ Repository::UnlistedPacks Repository::index_unlisted_packs() const {
 std::optional<BlobLocation> Repository::locate(const Id& blob) const {
   if (auto loc = index_.find(blob)) return loc;
   if (auto loc = recovered_.find(blob)) return loc;
-  if (recovered_once_.exchange(true)) return std::nullopt;
-  UnlistedPacks found = index_unlisted_packs();
-  if (found.packs > 0)
-    warn("the index lacks blobs: read the trailers of " + std::to_string(found.packs) +
-         " packs no index segment lists (" + std::to_string(found.blobs) +
-         " blobs) and carried on; run 'lifeboat repair index' to write them into the index");
-  return recovered_.find(blob);
+  std::lock_guard lock(recover_mu_);
+  if (auto loc = recovered_.find(blob)) return loc;  // another thread searched meanwhile
+  if (!unlisted_searched_) {
+    unlisted_searched_ = true;
+    UnlistedPacks found = read_trailers_locked(false);
+    if (found.packs > 0)
+      warn("the index lacks blobs: read the trailers of " + std::to_string(found.packs) +
+           " packs no index segment lists (" + std::to_string(found.blobs) +
+           " blobs) and carried on; run 'lifeboat repair index' to write them into the index");
+    if (auto loc = recovered_.find(blob)) return loc;
+  }
+  if (!all_searched_) {
+    // A segment may list a pack without all of its blobs (damaged or
+    // tampered entries): only the trailers say for sure.
+    all_searched_ = true;
+    UnlistedPacks found = read_trailers_locked(true);
+    auto loc = recovered_.find(blob);
+    warn("blob " + blob.hex() + " is in no index segment: read the trailers of " +
+         std::to_string(found.packs) + " more packs " +
+         (loc ? "and found it (and any other blob the index lacks); run 'lifeboat repair index --full'"
+              : "and it is in none of them; run 'lifeboat check'"));
+    return loc;
+  }
+  return std::nullopt;
+}
+
+Repository::Place Repository::place_of(const BlobLocation& loc) {
+  return {loc.pack, loc.entry.offset, loc.entry.stored_length,
+          loc.entry.raw_length | (loc.entry.compression == Compression::kZstd ? 1u << 31 : 0)};
+}
+
+std::optional<BlobLocation> Repository::usable_locked(const Id& blob) const {
+  const Index* const indexes[] = {&index_, &recovered_};
+  for (const Index* index : indexes)
+    for (BlobLocation& loc : index->find_all(blob))
+      if (!gone_packs_.count(loc.pack) && !bad_places_.count(place_of(loc)))
+        return std::move(loc);
+  return std::nullopt;
+}
+
+std::optional<BlobLocation> Repository::relocate(const Id& blob, const BlobLocation& failed,
+                                                 const Error& why) const {
+  std::lock_guard lock(recover_mu_);
+  bad_places_.insert(place_of(failed));
+  if (why.code() == ErrorCode::kNotFound) {
+    gone_packs_.insert(failed.pack);
+  } else if (!trailers_read_.count(failed.pack)) {
+    // The pack is there: its own trailer says where the blob really is when
+    // it is the index entry that is wrong.
+    trailers_read_.insert(failed.pack);
+    try {
+      auto size = backend_->size({ObjectType::kData, failed.pack.hex()});
+      if (!size) throw Error(ErrorCode::kNotFound, "pack " + failed.pack.hex() + " is gone");
+      recovered_.add_pack(read_pack_trailer(*backend_, keys_.encryption, failed.pack, *size));
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kNotFound) gone_packs_.insert(failed.pack);
+    }
+  }
+  auto found = usable_locked(blob);
+  if (!found && !unlisted_searched_) {
+    unlisted_searched_ = true;
+    read_trailers_locked(false);
+    found = usable_locked(blob);
+  }
+  if (!found && !all_searched_) {
+    all_searched_ = true;
+    read_trailers_locked(true);
+    found = usable_locked(blob);
+  }
+  // Said once, and only when it helped (where nothing else has the blob,
+  // the caller reports the loss itself): `check` lists every such place.
+  if (found && !warned_relocation_) {
+    warned_relocation_ = true;
+    warn(why.message() + "; read it (and whatever else the index gets wrong) from pack trailers "
+         "and other copies instead and carried on; 'lifeboat check' lists every such place, "
+         "'lifeboat repair index' fixes the index");
+  }
+  return found;
+}
+
+size_t Repository::forget_missing_packs() {
+  std::unordered_set<Id, IdHash> present;
+  backend_->list(ObjectType::kData, [&](std::string_view name, uint64_t) {
+    if (auto id = Id::from_hex(name)) present.insert(*id);
+  });
+  std::unordered_set<Id, IdHash> gone;
+  for (const Id& p : index_.pack_ids())
+    if (!present.count(p)) gone.insert(p);
+  if (gone.empty()) return 0;
+  const size_t dropped = index_.remove_packs(gone);
+  {
+    std::lock_guard lock(recover_mu_);
+    gone_packs_.insert(gone.begin(), gone.end());
+  }
+  warn("the index lists " + std::to_string(gone.size()) + " packs the repository no longer has (" +
+       gone.begin()->hex() + (gone.size() > 1 ? ", ..." : "") + "); " + std::to_string(dropped) +
+       " blobs only they held will be stored again where a backup meets them; run 'lifeboat check'");
+  return gone.size();
 }
 
 std::vector<PackInfo> Repository::recovered_packs() const {
@@ -398,13 +505,44 @@ Bytes Repository::load_blob(BlobType type, const Id& id) const {
   auto loc = locate(id);
   if (!loc)
     throw Error(ErrorCode::kNotFound, std::string(blob_type_name(type)) + " blob " + id.hex() +
-                                          " is not in the index of " + backend_->location() +
-                                          "; run 'lifeboat check'");
-  Bytes stored = backend_->load({ObjectType::kData, loc->pack.hex()}, loc->entry.offset,
-                                loc->entry.stored_length);
-  crypto::Aead aead(pack_subkey(keys_.encryption, loc->salt));
+                                          " is in no index segment and no pack of " +
+                                          backend_->location() + "; run 'lifeboat check'");
+  try {
+    return load_blob_at(*loc);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kCorrupt) throw;
+    return load_blob_elsewhere(id, *loc, e);
+  }
+}
+
+Bytes Repository::load_blob_elsewhere(const Id& blob, const BlobLocation& failed,
+                                      const Error& why) const {
+  Error last = why;
+  BlobLocation at = failed;
+  // relocate never offers a place twice, so this ends.
+  while (auto next = relocate(blob, at, last)) {
+    try {
+      return load_blob_at(*next);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kCorrupt) throw;
+      last = e;
+      at = *next;
+    }
+  }
+  throw last;
+}
+
+Bytes Repository::load_blob_at(const BlobLocation& loc) const {
+  Bytes stored = backend_->load({ObjectType::kData, loc.pack.hex()}, loc.entry.offset,
+                                loc.entry.stored_length);
+  if (stored.size() != loc.entry.stored_length)
+    throw Error(ErrorCode::kCorrupt, "pack " + loc.pack.hex() + " is short: " +
+                                         std::to_string(stored.size()) + " of " +
+                                         std::to_string(loc.entry.stored_length) +
+                                         " bytes at offset " + std::to_string(loc.entry.offset));
+  crypto::Aead aead(pack_subkey(keys_.encryption, loc.salt));
   Bytes out, scratch;
-  decode_blob(aead, *hasher_, loc->entry, stored, loc->pack, out, scratch);
+  decode_blob(aead, *hasher_, loc.entry, stored, loc.pack, out, scratch);
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <set>
 #include <unordered_set>
 #include <utility>
@@ -89,7 +90,10 @@ class Repository {
 
   // Reads every index segment into memory (in parallel). A segment that
   // cannot be read is skipped with a warning; returns the names skipped.
-  std::vector<std::string> load_index();
+  // `each_segment`, if given, sees every segment read (from several
+  // threads, one call at a time).
+  using SegmentObserver = std::function<void(const std::string& name, const std::vector<PackInfo>&)>;
+  std::vector<std::string> load_index(const SegmentObserver& each_segment = {});
 
   // ---- the index is a cache (law 3) ----
   // Reads the trailers of the packs that no loaded index segment lists (in
@@ -103,9 +107,27 @@ class Repository {
     std::vector<std::string> unreadable;  // packs whose trailer could not be read
   };
   UnlistedPacks index_unlisted_packs() const;
-  // Where a blob is: the index, else the packs no index lists (read the
-  // first time a blob is missing, with a warning saying what was repaired).
+  // Where a blob is: the index, else the packs no index lists, else any
+  // pack (a segment may list a pack but not all its blobs). Each of those
+  // searches reads trailers once per Repository, with a warning saying what
+  // was repaired; a blob found nowhere costs nothing after that.
   std::optional<BlobLocation> locate(const Id& blob) const;
+  // Another place to read `blob` after reading it at `failed` did not work
+  // (`why`: the pack is gone, short, or the blob there is damaged): the
+  // pack's own trailer when the index entry is what is wrong, a copy in
+  // another pack, or what the trailer searches of locate() find. Never
+  // returns a location that failed before. Warns the first time it helps.
+  std::optional<BlobLocation> relocate(const Id& blob, const BlobLocation& failed,
+                                       const Error& why) const;
+  // Reads and verifies the blob at `loc` (no fallback; see load_blob).
+  Bytes load_blob_at(const BlobLocation& loc) const;
+  // Loads `blob` from wherever else it is (relocate) after reading it at
+  // `failed` did not work; rethrows the last failure when no place works.
+  Bytes load_blob_elsewhere(const Id& blob, const BlobLocation& failed, const Error& why) const;
+  // Drops the index entries of packs the backend no longer has, so a backup
+  // stores their blobs again instead of naming blobs that are gone (a copy
+  // in another pack takes over where there is one). Returns the packs dropped.
+  size_t forget_missing_packs();
   // The blobs found in unlisted packs so far, by pack.
   std::vector<PackInfo> recovered_packs() const;
   // Writes one index segment listing `packs` (durable when it returns) and
@@ -129,8 +151,9 @@ class Repository {
   // afterwards never names a blob that is not in the repository.
   void flush();
 
-  // Loads and verifies one blob. Throws kNotFound if the index does not know
-  // it, kCorrupt if it fails verification.
+  // Loads and verifies one blob, from another copy or the pack's trailer
+  // when the index points at a gone or damaged place (relocate). Throws
+  // kNotFound if no pack has it, kCorrupt if no copy passes verification.
   Bytes load_blob(BlobType type, const Id& id) const;
   Tree load_tree(const Id& id) const;
   // Stores a tree blob (deduplicated like any blob) and returns its id.
@@ -181,10 +204,23 @@ class Repository {
   // Blobs of packs no index segment lists, read from their trailers: a
   // cache filled on demand, so mutable (lookups are const).
   mutable Index recovered_;
-  mutable std::mutex recover_mu_;  // one index_unlisted_packs pass at a time
-  mutable std::vector<PackInfo> recovered_packs_;  // guarded by recover_mu_
-  mutable std::unordered_set<Id, IdHash> trailers_read_;  // guarded by recover_mu_
-  mutable std::atomic<bool> recovered_once_{false};  // locate() tried the unlisted packs
+  mutable std::mutex recover_mu_;  // one trailer search at a time; guards what follows
+  mutable std::vector<PackInfo> recovered_packs_;  // unlisted packs read
+  mutable std::unordered_set<Id, IdHash> trailers_read_;
+  mutable bool unlisted_searched_ = false;  // locate() read the unlisted packs
+  mutable bool all_searched_ = false;       // ... and then every pack
+  mutable std::unordered_set<Id, IdHash> gone_packs_;
+  // Entries a read failed with: (pack, offset, stored length, raw length
+  // and compression). The same bytes read as another entry (the trailer's)
+  // are another attempt.
+  using Place = std::tuple<Id, uint32_t, uint32_t, uint32_t>;
+  static Place place_of(const BlobLocation& loc);
+  mutable std::set<Place> bad_places_;
+  mutable bool warned_relocation_ = false;
+  // Reads the trailers of the packs not read yet (listed ones too if
+  // `listed`) into recovered_. recover_mu_ held.
+  UnlistedPacks read_trailers_locked(bool listed) const;
+  std::optional<BlobLocation> usable_locked(const Id& blob) const;
   // Blobs being saved but not yet uploaded and indexed.
   std::mutex inflight_mu_;
   std::unordered_set<Id, IdHash> inflight_;

@@ -64,6 +64,9 @@ class TreeSalvage {
   bool readable(const Id& blob) {
     if (auto it = blobs_.find(blob); it != blobs_.end()) return it->second;
     auto loc = repo_.locate(blob);
+    if (loc && !pack_exists(loc->pack))  // the index is stale: is there a copy elsewhere?
+      loc = repo_.relocate(blob, *loc,
+                           Error(ErrorCode::kNotFound, "pack " + loc->pack.hex() + " is gone"));
     bool ok = loc && pack_exists(loc->pack);
     if (ok && read_data_) {
       try {

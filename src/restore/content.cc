@@ -203,7 +203,7 @@ void ContentRestorer::fetch_loop(Semaphore& slots, BoundedQueue<Fetched>& queue)
       item.data = load(range.pack, range.offset, range.length);
     } catch (const Error& e) {
       if (range.blobs_end - range.blobs_begin == 1) {
-        item.error = e.message();
+        item.error = e;
       } else {
         // Read its blobs one by one: damage then costs only what it touches.
         slots.release();
@@ -218,7 +218,7 @@ void ContentRestorer::fetch_loop(Semaphore& slots, BoundedQueue<Fetched>& queue)
           try {
             one.data = load(range.pack, entry.offset, entry.stored_length);
           } catch (const Error& e2) {
-            one.error = e2.message();
+            one.error = e2;
           }
           queue.push(std::move(one));
         }
@@ -262,9 +262,11 @@ void ContentRestorer::work_loop(Semaphore& slots, BoundedQueue<Fetched>& queue) 
 
 void ContentRestorer::write_range(const Fetched& item, Bytes& out, Bytes& scratch) {
   const auto& [pack_id, salt] = packs_[item.pack];
-  if (!item.error.empty()) {
-    for (uint32_t b = item.blobs_begin; b < item.blobs_end; ++b)
-      fail_blob(blobs_[b], "pack " + pack_id.hex() + " could not be read: " + item.error);
+  if (item.error) {
+    for (uint32_t b = item.blobs_begin; b < item.blobs_end; ++b) {
+      if (reporter_.aborted()) return;
+      recover_blob(item, b, *item.error, out);
+    }
     return;
   }
   const crypto::Aead aead(repo::pack_subkey(repo_.keys().encryption, salt));
@@ -338,8 +340,28 @@ bool ContentRestorer::decode(const Fetched& item, uint32_t b, const crypto::Aead
                       scratch);
     return true;
   } catch (const Error& e) {
-    fail_blob(job, e.message());
+    recover_blob(item, b, e, out);
     return false;
+  }
+}
+
+void ContentRestorer::recover_blob(const Fetched& item, uint32_t b, const Error& why, Bytes& out) {
+  const BlobJob& job = blobs_[b];
+  const auto& [pack_id, salt] = packs_[item.pack];
+  const repo::BlobLocation failed{pack_id, salt, job.entry};
+  try {
+    out = repo_.load_blob_elsewhere(refs_[job.refs_begin].blob, failed, why);
+  } catch (const Error& e) {
+    fail_blob(job, why.message() +
+                       (e.message() == why.message() ? "" : "; elsewhere: " + e.message()));
+    return;
+  }
+  bytes_read_.fetch_add(job.entry.stored_length, std::memory_order_relaxed);
+  const bool zero = all_zero(out);
+  for (uint32_t k = job.refs_begin; k < job.refs_end; ++k) {
+    const BlobRef& ref = refs_[k];
+    if (ref.length == kSkipped) continue;
+    files_.write_part(ref.file, ref.offset, out, zero);
   }
 }
 

@@ -18,6 +18,8 @@
 // memory stays below max_inflight * max_range whatever the snapshot's size.
 #pragma once
 
+#include <optional>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -87,7 +89,7 @@ class ContentRestorer {
     uint32_t blobs_begin;
     uint32_t blobs_end;
     Bytes data;
-    std::string error;  // set if the bytes could not be read
+    std::optional<Error> error;  // set if the bytes could not be read
   };
   struct Semaphore;
 
@@ -102,6 +104,10 @@ class ContentRestorer {
   void write_range_by_file(const Fetched& item, const crypto::Aead& aead, uint64_t raw,
                            Bytes& out, Bytes& scratch);
   void fail_blob(const BlobJob& job, const std::string& why);
+  // The index pointed at a gone, short or damaged place: reads the blob
+  // from wherever else the repository finds it and writes it, else fails
+  // its parts. Slow path, one blob at a time.
+  void recover_blob(const Fetched& item, uint32_t b, const Error& why, Bytes& out);
   Bytes load(uint32_t pack, uint64_t offset, uint64_t length);
 
   repo::Repository& repo_;

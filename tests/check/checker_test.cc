@@ -375,10 +375,31 @@ TEST_F(CheckerTest, TrailerDisagreeingWithTheIndexIsAPackProblem) {
   EXPECT_EQ(r.problems[0].object, finished.id.hex());
   EXPECT_NE(r.problems[0].message.find("does not match the index"), std::string::npos);
 
-  // Read-data verifies the index's view (what restore uses) and so names the blob.
+  // Nothing is lost: readers fall back to the trailer where the index's
+  // entry fails, so the problem is restorable, and read-data verifies the
+  // trailer's view (what readers end up using) and finds the blob intact.
+  EXPECT_TRUE(r.problems[0].restorable);
+  EXPECT_EQ(repo->load_blob(BlobType::kData, finished.entries[0].id), b);
   r = check(true);
+  ASSERT_EQ(r.problems.size(), 1u) << dump(r);
+  EXPECT_TRUE(r.problems[0].blobs.empty());
+}
+
+TEST_F(CheckerTest, TrailerAndIndexBothWrongNamesTheBlobUnderReadData) {
+  repo::PackWriter w(repo->keys().encryption, 1 << 16);
+  Bytes b = crypto::random_bytes(1000);
+  w.add(BlobType::kData, repo->hash(b), repo::Compression::kNone, 1000, b);
+  auto finished = w.finish();
+  finished.bytes[finished.entries[0].offset + 10] ^= 1;  // the blob itself is damaged
+  mem->save({ObjectType::kData, finished.id.hex()}, finished.bytes);
+  repo::PackInfo info{finished.id, finished.salt, finished.entries};
+  info.entries[0].raw_length = 999;
+  Bytes segment = repo::encode_index_segment(repo->keys().encryption, {info});
+  mem->save({ObjectType::kIndex, crypto::sha256(segment).hex()}, segment);
+  CheckReport r = check(true);
   ASSERT_EQ(r.problems.size(), 2u) << dump(r);
   EXPECT_THAT(r.problems[1].blobs, ElementsAre(finished.entries[0].id.hex()));
+  EXPECT_FALSE(r.problems[1].restorable);
 }
 
 TEST_F(CheckerTest, DataBlobInNoIndexIsABlobProblemNamingTheFile) {
