@@ -74,6 +74,14 @@ std::optional<Located> Checker::locate(const Id& blob) const {
   // names a pack whose own trailer says otherwise; then the trailers of
   // listed packs; then those of packs no index lists.
   auto loc = repo_.index().find(blob);
+  if (loc && !pack_sizes_.count(loc->pack)) {
+    // The preferred copy's pack is gone: readers turn to another copy.
+    for (auto& other : repo_.index().find_all(blob))
+      if (pack_sizes_.count(other.pack)) {
+        loc = std::move(other);
+        break;
+      }
+  }
   if (loc && !trailer_index_.has_pack(loc->pack)) return Located{*loc, false};
   if (auto t = trailer_index_.find(blob)) return Located{*t, false};
   if (loc) return Located{*loc, false};

@@ -115,7 +115,7 @@ int run_node_backup(const BackupFlags& f, const GlobalOptions& g) {
       print_warning("account " + printable(r.account) + " failed: " + r.error);
     if (human) print_out(account_line(r));
   };
-  auto repo = open_repository(g, true);
+  auto repo = open_repository(g, true, nullptr, /*for_backup=*/true);
   // A blob in a lost pack is stored again, never named by a new snapshot.
   repo->forget_missing_packs();
   node::NodeBackupProgress progress;

@@ -1,6 +1,8 @@
 // lifeboat repair: put a damaged repository's derived data back together.
 //   repair index [--full]   rebuild index segments from the packs' trailers
 //   repair snapshots        salvage snapshots that name data that is gone
+//   repair config           write a new config when the old one is damaged
+//   repair orphans          a snapshot of the trees no snapshot reaches
 // The work is done in src/repo/index_repair.h and snapshot_repair.h; this
 // file parses flags,
 // shows progress and prints the result.
@@ -23,6 +25,69 @@ namespace {
 struct IndexFlags {
   bool full = false;
 };
+
+struct ConfigFlags {
+  bool force = false;
+  uint32_t chunk_min = 0, chunk_avg = 0, chunk_max = 0;  // 0: the default
+  uint32_t pack_size_mib = 0;
+  int compression = -1;
+};
+
+int run_repair_config(const ConfigFlags& f, const GlobalOptions& g) {
+  auto repo = open_repository_at(g, repository_location(g), false,
+                                 [&g] { return get_password(g, false); }, nullptr,
+                                 /*allow_missing_config=*/true);
+  if (!repo->config_damaged() && !f.force) {
+    if (!g.quiet) print_out("repair config: the config of " + repo->location() + " is intact; nothing to do\n");
+    return kExitOk;
+  }
+  repo::Config c = repo::Config::make_new();
+  if (f.chunk_min) c.chunker.min_size = f.chunk_min;
+  if (f.chunk_avg) c.chunker.avg_size = f.chunk_avg;
+  if (f.chunk_max) c.chunker.max_size = f.chunk_max;
+  if (f.pack_size_mib) c.pack_size = f.pack_size_mib << 20;
+  if (f.compression >= 0) c.compression_level = f.compression;
+  if (f.force && !repo->config_damaged()) c.id = repo->config().id;
+  repo->replace_config(c);
+  if (g.json) {
+    print_json(Json{{"config", "written"},
+                    {"chunk_min", c.chunker.min_size},
+                    {"chunk_avg", c.chunker.avg_size},
+                    {"chunk_max", c.chunker.max_size},
+                    {"pack_size", c.pack_size},
+                    {"compression", c.compression_level}});
+  } else if (!g.quiet) {
+    print_out(fmt::format(
+        "repair config: wrote a new config for {} (chunks {}/{}/{}, packs {}, zstd level {}); "
+        "nothing stored depends on it, but if the repository was created with other chunk sizes, "
+        "new backups deduplicate less against older data until you give those sizes here\n",
+        repo->location(), format_bytes(c.chunker.min_size), format_bytes(c.chunker.avg_size),
+        format_bytes(c.chunker.max_size), format_bytes(c.pack_size), c.compression_level));
+  }
+  return kExitOk;
+}
+
+int run_repair_orphans(const GlobalOptions& g) {
+  auto repo = open_repository(g, true);
+  repo::OrphanRecovery r = repo::recover_orphans(*repo);
+  if (g.json) {
+    Json roots = Json::array();
+    for (const Id& id : r.roots) roots.push_back(id.hex());
+    print_json(Json{{"roots", roots},
+                    {"snapshot", r.snapshot ? Json(r.snapshot->hex()) : Json(nullptr)}});
+  } else if (!g.quiet) {
+    if (!r.snapshot)
+      print_out("repair orphans: every directory tree is reached by a snapshot; nothing to recover\n");
+    else
+      print_out(fmt::format(
+          "repair orphans: {} directory trees no snapshot reaches are now in snapshot {} (account "
+          "'recovered'), one directory each, named by tree id: 'lifeboat ls {}' to see them, "
+          "'lifeboat restore {} --target DIR' to bring them back\n",
+          r.roots.size(), r.snapshot->short_hex(), r.snapshot->short_hex(),
+          r.snapshot->short_hex()));
+  }
+  return kExitOk;
+}
 
 struct SnapshotFlags {
   bool forget = false;
@@ -174,7 +239,24 @@ CommandRun setup_repair(CLI::App& app, const GlobalOptions& g) {
   snaps->add_flag("--forget", sf->forget, "remove the originals of the snapshots repaired");
   snaps->add_flag("--read-data", sf->read_data,
                   "also read and verify every content blob (finds damaged data, not only missing)");
-  return [f, sf, index, snaps, &g]() -> int {
+  auto* orphans = cmd->add_subcommand(
+      "orphans",
+      "write a snapshot holding the directory trees no snapshot reaches (of damaged or deleted "
+      "snapshot objects)");
+  orphans->fallthrough();
+  auto cf = std::make_shared<ConfigFlags>();
+  auto* config = cmd->add_subcommand(
+      "config", "write a new config when the old one is damaged or missing (restores never need it)");
+  config->fallthrough();
+  config->add_flag("--force", cf->force, "replace the config even if it is intact");
+  config->add_option("--chunk-min", cf->chunk_min, "smallest chunk in bytes (default 512 KiB)");
+  config->add_option("--chunk-avg", cf->chunk_avg, "average chunk in bytes, a power of two (default 1 MiB)");
+  config->add_option("--chunk-max", cf->chunk_max, "largest chunk in bytes (default 8 MiB)");
+  config->add_option("--pack-size", cf->pack_size_mib, "target pack size in MiB (default 16)");
+  config->add_option("--compression", cf->compression, "zstd level for data, 0 = off (default 3)");
+  return [f, sf, cf, index, snaps, config, orphans, &g]() -> int {
+    if (config->parsed()) return run_repair_config(*cf, g);
+    if (orphans->parsed()) return run_repair_orphans(g);
     if (index->parsed()) return run_repair_index(*f, g);
     if (snaps->parsed()) return run_repair_snapshots(*sf, g);
     throw Error(ErrorCode::kInvalidArgument,

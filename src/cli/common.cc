@@ -435,18 +435,23 @@ struct OpenWarnings {
 }  // namespace
 
 std::unique_ptr<repo::Repository> open_repository(const GlobalOptions& g, bool load_index,
-                                                  std::string* password_out) {
+                                                  std::string* password_out, bool for_backup) {
   return open_repository_at(g, repository_location(g), load_index,
-                            [&g] { return get_password(g, false); }, password_out);
+                            [&g] { return get_password(g, false); }, password_out, false,
+                            for_backup);
 }
 
 std::unique_ptr<repo::Repository> open_repository_at(const GlobalOptions& g,
                                                      const std::string& location, bool load_index,
                                                      const std::function<std::string()>& get,
-                                                     std::string* password_out) {
+                                                     std::string* password_out,
+                                                     bool allow_missing_config, bool for_backup) {
   std::shared_ptr<backend::Backend> backend = backend::open_backend(location);
   const std::string loc = backend->location();
-  if (!backend->size({backend::ObjectType::kConfig, "config"}))
+  bool has_keys = false;
+  if (allow_missing_config)
+    backend->list(backend::ObjectType::kKey, [&](std::string_view, uint64_t) { has_keys = true; });
+  if (!has_keys && !backend->size({backend::ObjectType::kConfig, "config"}))
     throw Error(ErrorCode::kNotARepository,
                 "no lifeboat repository at " + loc +
                     " (no config object); check --repo, or create one with 'lifeboat init'");
@@ -454,6 +459,7 @@ std::unique_ptr<repo::Repository> open_repository_at(const GlobalOptions& g,
 
   auto warnings = std::make_shared<OpenWarnings>();
   repo::RepositoryOptions options;
+  options.allow_missing_config = allow_missing_config;
   options.warn = [warnings](const std::string& message) {
     {
       std::lock_guard lock(warnings->mu);
@@ -474,6 +480,9 @@ std::unique_ptr<repo::Repository> open_repository_at(const GlobalOptions& g,
       throw Error(e.code(), "repository " + loc + ": " + e.message());
     throw;
   }
+  // A backup into a repository with a damaged config stops here with one
+  // error line; the "reading with defaults" warning would only confuse.
+  if (for_backup) repo->require_intact_config();
   {
     std::lock_guard lock(warnings->mu);
     warnings->holding = false;

@@ -114,14 +114,21 @@ std::vector<std::string> repository_locations(const GlobalOptions& g);
 // Opens the repository (asking for the password only once the location is
 // known to hold one). Library warnings become "lifeboat: warning:" lines.
 // `password_out`, if given, receives the password that opened it.
+// `for_backup`: the command stores new data, so a damaged config stops it
+// (one error line, no warning before it).
 std::unique_ptr<repo::Repository> open_repository(const GlobalOptions& g, bool load_index,
-                                                  std::string* password_out = nullptr);
+                                                  std::string* password_out = nullptr,
+                                                  bool for_backup = false);
 // The same for a given location, with the password from `password()`
-// (called only once the location holds a repository).
+// (called only once the location holds a repository). With
+// `allow_missing_config`, a location with key files but no config counts as
+// a repository (`repair config`).
 std::unique_ptr<repo::Repository> open_repository_at(const GlobalOptions& g,
                                                      const std::string& location, bool load_index,
                                                      const std::function<std::string()>& password,
-                                                     std::string* password_out = nullptr);
+                                                     std::string* password_out = nullptr,
+                                                     bool allow_missing_config = false,
+                                                     bool for_backup = false);
 
 // ---- snapshots ----
 

@@ -33,22 +33,23 @@ Config decode_config(const crypto::Key32& encryption_key, ByteView sealed) {
   try {
     plain = open_object(encryption_key, "config", sealed, "repository config");
   } catch (const Error& e) {
-    // 'check' cannot help here: nothing opens without the config.
-    throw Error(ErrorCode::kCorrupt, "repository config is damaged and the repository cannot be "
-                                     "opened; restore the 'config' object from a copy of this "
-                                     "repository");
+    throw Error(ErrorCode::kCorrupt, "repository config is damaged (it does not authenticate)");
   }
   try {
     auto j = nlohmann::json::parse(as_chars(plain));
     Config c;
     c.version = j.at("version").get<int>();
     if (c.version != 1)
-      throw Error(ErrorCode::kCorrupt, "repository format version " + std::to_string(c.version) +
-                                           " is not supported by this lifeboat; upgrade lifeboat");
+      // Not damage: a newer format (Repository::open reads on with defaults
+      // only when the config is damaged).
+      throw Error(ErrorCode::kNotARepository,
+                  "repository format version " + std::to_string(c.version) +
+                      " is not supported by this lifeboat; upgrade lifeboat");
     c.id = j.at("id").get<std::string>();
     auto& ch = j.at("chunker");
     if (ch.at("algorithm").get<std::string>() != "fastcdc-gear-v1")
-      throw Error(ErrorCode::kCorrupt, "repository uses an unknown chunker");
+      throw Error(ErrorCode::kNotARepository,
+                  "repository uses an unknown chunker; upgrade lifeboat");
     c.chunker.min_size = ch.at("min_size").get<uint32_t>();
     c.chunker.avg_size = ch.at("avg_size").get<uint32_t>();
     c.chunker.max_size = ch.at("max_size").get<uint32_t>();

@@ -37,14 +37,14 @@ void Repository::init(backend::Backend& backend, std::string_view password,
 std::unique_ptr<Repository> Repository::open(std::shared_ptr<backend::Backend> backend,
                                              std::string_view password, RepositoryOptions options) {
   const std::string loc = backend->location();
-  Bytes config_bytes;
+  std::optional<Bytes> config_bytes;
   try {
     config_bytes = backend->load({ObjectType::kConfig, "config"});
   } catch (const Error& e) {
-    if (e.code() == ErrorCode::kNotFound)
+    if (e.code() != ErrorCode::kNotFound) throw;
+    if (!options.allow_missing_config)
       throw Error(ErrorCode::kNotARepository,
                   loc + " is not a lifeboat repository (no config); create one with 'lifeboat init'");
-    throw;
   }
 
   std::vector<std::string> key_names;
@@ -78,9 +78,47 @@ std::unique_ptr<Repository> Repository::open(std::shared_ptr<backend::Backend> b
     throw Error(ErrorCode::kWrongPassword,
                 "wrong password: no key of repository " + loc + " opens with it");
   }
-  Config config = decode_config(keys.encryption, config_bytes);
-  return std::unique_ptr<Repository>(
+  Config config;
+  bool config_damaged = false;
+  try {
+    if (!config_bytes) throw Error(ErrorCode::kCorrupt, "repository config is missing");
+    config = decode_config(keys.encryption, *config_bytes);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kCorrupt) throw;
+    // Reading needs only the keys: carry on with defaults, say so, and let
+    // writers refuse (require_intact_config).
+    config_damaged = true;
+    if (options.warn)
+      options.warn(e.message() + " in " + loc +
+                   ": reading with default settings; backups are refused until "
+                   "'lifeboat repair config' writes a new one");
+  }
+  auto repo = std::unique_ptr<Repository>(
       new Repository(std::move(backend), keys, std::move(config), opened_with, std::move(options)));
+  repo->config_damaged_ = config_damaged;
+  return repo;
+}
+
+void Repository::require_intact_config() const {
+  if (config_damaged_)
+    throw Error(ErrorCode::kCorrupt,
+                "the config of repository " + backend_->location() +
+                    " is damaged; new data would be chunked with guessed parameters, so backups "
+                    "are refused: run 'lifeboat repair config' (restores work meanwhile)");
+}
+
+void Repository::replace_config(const Config& config) {
+  chunk::GearTable check_params(crypto::Key32{});
+  chunk::Chunker(check_params, config.chunker);  // validates the parameters
+  Bytes sealed = encode_config(keys_.encryption, config);
+  const backend::Handle h{ObjectType::kConfig, "config"};
+  // Objects are create-only, so the old one goes first. Between the two, a
+  // reader finds no config; `repair config` (allow_missing_config) then
+  // finishes the job.
+  if (backend_->size(h)) backend_->remove(h);
+  backend_->save(h, sealed);
+  // config_ keeps what the packers were built for; repositories opened
+  // from now on read the new config.
 }
 
 Repository::Repository(std::shared_ptr<backend::Backend> backend, MasterKeys keys, Config config,

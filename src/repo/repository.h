@@ -42,6 +42,9 @@ struct RepositoryOptions {
   size_t upload_queue = 2;     // finished packs waiting for an upload slot
   // Warnings (damaged index segment skipped, ...). Never prints by itself.
   std::function<void(const std::string&)> warn;
+  // Open even when the config object is missing (not only damaged), as long
+  // as a key opens: for `repair config`, which writes a new one.
+  bool allow_missing_config = false;
 };
 
 // What one caller (one backup among several sharing the Repository) added:
@@ -69,7 +72,10 @@ class Repository {
 
   // Opens with the first key file that accepts `password`. Throws
   // kNotARepository, kWrongPassword or kCorrupt with a message naming the
-  // location. Does not load the index (see load_index).
+  // location. Does not load the index (see load_index). A damaged config
+  // does not stop reading (nothing a restore needs is in it): the
+  // repository opens with default settings and a warning, and writers call
+  // require_intact_config().
   static std::unique_ptr<Repository> open(std::shared_ptr<backend::Backend> backend,
                                           std::string_view password,
                                           RepositoryOptions options = {});
@@ -80,6 +86,15 @@ class Repository {
   backend::Backend& backend() { return *backend_; }
   std::string location() const { return backend_->location(); }
   const Config& config() const { return config_; }
+  // The config object is damaged or missing: config() holds defaults.
+  bool config_damaged() const { return config_damaged_; }
+  // Throws kCorrupt (naming the repository and 'lifeboat repair config')
+  // if the config is damaged: chunking new data with guessed parameters
+  // would quietly stop it deduplicating against what is stored.
+  void require_intact_config() const;
+  // Replaces the config object (`repair config`): removes the old one, if
+  // any, then writes `config`. Takes effect for repositories opened after.
+  void replace_config(const Config& config);
   const MasterKeys& keys() const { return keys_; }
   const crypto::IdHasher& hasher() const { return *hasher_; }
   const chunk::GearTable& gear() const { return *gear_; }
@@ -197,6 +212,7 @@ class Repository {
   MasterKeys keys_;
   Config config_;
   std::string key_name_;
+  bool config_damaged_ = false;
   RepositoryOptions options_;
   std::unique_ptr<crypto::IdHasher> hasher_;
   std::unique_ptr<chunk::GearTable> gear_;

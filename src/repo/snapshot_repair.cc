@@ -1,8 +1,11 @@
 #include "repo/snapshot_repair.h"
 
 #include <map>
+#include <unordered_set>
 
+#include "base/clock.h"
 #include "base/error.h"
+#include "repo/tree_walk.h"
 
 namespace lifeboat::repo {
 namespace {
@@ -99,8 +102,19 @@ class TreeSalvage {
 
 SnapshotRepairResult repair_snapshots(Repository& repo, const SnapshotRepairOptions& options) {
   SnapshotRepairResult result;
+  // The index must not vouch for blobs whose pack is gone: an empty tree
+  // written for a lost directory may be exactly such a blob, and must then
+  // be stored again rather than named.
+  repo.forget_missing_packs();
   const auto snapshots = repo.list_snapshots();
   TreeSalvage salvage(repo, options.read_data);
+  // Repairs an earlier run wrote (it may have been killed before forgetting
+  // the original): reused, so a rerun finishes the job instead of writing
+  // a second copy.
+  std::map<std::string, Id> earlier;
+  for (const auto& [id, snap] : snapshots)
+    for (const auto& tag : snap.tags)
+      if (tag.rfind("repaired-from:", 0) == 0) earlier.emplace(tag, id);
   size_t done = 0;
   if (options.on_progress) options.on_progress(0, snapshots.size());
   for (const auto& [id, snap] : snapshots) {
@@ -119,13 +133,21 @@ SnapshotRepairResult repair_snapshots(Repository& repo, const SnapshotRepairOpti
       new_top = repo.save_tree(Tree{});
       r.damaged.push_back("/");
     }
-    if (new_top != snap.tree) {
+    const std::string from_tag = "repaired-from:" + id.hex().substr(0, 16);
+    if (new_top != snap.tree && earlier.count(from_tag)) {
+      r.repaired = earlier.at(from_tag);
+      ++result.repaired;
+      if (options.forget) {
+        repo.backend().remove({backend::ObjectType::kSnapshot, id.hex()});
+        r.forgotten = true;
+      }
+    } else if (new_top != snap.tree) {
       Snapshot fixed = snap;
       fixed.tree = new_top;
       fixed.partial = true;
       fixed.error_paths.insert(fixed.error_paths.end(), r.damaged.begin(), r.damaged.end());
       fixed.tags.push_back("repaired");
-      fixed.tags.push_back("repaired-from:" + id.hex().substr(0, 16));
+      fixed.tags.push_back(from_tag);
       repo.flush();  // law 2: the new trees are durable before the snapshot
       r.repaired = repo.save_snapshot(fixed);
       ++result.repaired;
@@ -140,6 +162,100 @@ SnapshotRepairResult repair_snapshots(Repository& repo, const SnapshotRepairOpti
     if (options.on_progress) options.on_progress(++done, snapshots.size());
   }
   return result;
+}
+
+OrphanRecovery recover_orphans(Repository& repo) {
+  OrphanRecovery out;
+  repo.forget_missing_packs();  // what it writes must not lean on gone packs
+  repo.index_unlisted_packs();  // trees in packs no segment lists count too
+  std::unordered_set<Id, IdHash> trees;
+  repo.index().for_each([&](const BlobLocation& loc) {
+    if (loc.entry.type == BlobType::kTree) trees.insert(loc.entry.id);
+  });
+  for (const PackInfo& p : repo.recovered_packs())
+    for (const PackEntry& e : p.entries)
+      if (e.type == BlobType::kTree) trees.insert(e.id);
+
+  // Everything the readable snapshots reach.
+  std::vector<WalkItem> roots;
+  for (const auto& [id, snap] : repo.list_snapshots()) roots.push_back({snap.tree, 0});
+  auto subtrees_of = [&repo](const Id& id, std::vector<Id>& subtrees) {
+    try {
+      for (const Node& n : repo.load_tree(id).nodes)
+        if (n.type == NodeType::kDir && !n.subtree.is_zero()) subtrees.push_back(n.subtree);
+    } catch (const Error&) {
+      // Unreadable: what is below it cannot be told from here.
+    }
+  };
+  auto reached = walk_trees(roots, [&](const WalkItem& item, std::vector<Id>& subtrees) {
+    subtrees_of(item.tree, subtrees);
+  });
+
+  std::vector<Id> orphans;
+  for (const Id& t : trees)
+    if (!reached.count(t)) orphans.push_back(t);
+  // Roots: orphans no other orphan has as a subtree.
+  std::unordered_set<Id, IdHash> below;
+  {
+    std::vector<Id> subtrees;
+    for (const Id& t : orphans) {
+      subtrees.clear();
+      subtrees_of(t, subtrees);
+      below.insert(subtrees.begin(), subtrees.end());
+    }
+  }
+  Tree dir;
+  const int64_t now = now_unix_nanos();
+  for (const Id& t : orphans) {
+    if (below.count(t)) continue;
+    Id root = t;
+    Node entry;
+    entry.type = NodeType::kDir;
+    entry.mode = 0700;
+    entry.mtime_ns = entry.atime_ns = now;
+    try {
+      // A snapshot's top tree holds one directory "." (the account root,
+      // with its metadata): recover that.
+      Tree top = repo.load_tree(t);
+      if (top.nodes.size() == 1 && top.nodes[0].name == "." && top.nodes[0].type == NodeType::kDir) {
+        entry = top.nodes[0];
+        root = entry.subtree;
+      }
+    } catch (const Error&) {
+      continue;  // not even the root loads: nothing to recover from it
+    }
+    if (reached.count(root)) continue;  // a top whose root a snapshot still has (recovered before)
+    entry.name = root.short_hex();
+    entry.subtree = root;
+    out.roots.push_back(root);
+    dir.nodes.push_back(std::move(entry));
+  }
+  if (dir.nodes.empty()) return out;
+  std::sort(dir.nodes.begin(), dir.nodes.end(),
+            [](const Node& a, const Node& b) { return a.name < b.name; });
+  dir.nodes.erase(std::unique(dir.nodes.begin(), dir.nodes.end(),
+                              [](const Node& a, const Node& b) { return a.name == b.name; }),
+                  dir.nodes.end());
+  Node top_node;
+  top_node.name = ".";
+  top_node.type = NodeType::kDir;
+  top_node.mode = 0700;
+  top_node.mtime_ns = top_node.atime_ns = now;
+  top_node.subtree = repo.save_tree(dir);
+  Tree top;
+  top.nodes.push_back(std::move(top_node));
+  Snapshot snap;
+  snap.time = now;
+  snap.node = "recovered";
+  snap.account = "recovered";
+  snap.hostname = "recovered";
+  snap.paths = {"/recovered"};
+  snap.tags = {"recovered"};
+  snap.tree = repo.save_tree(top);
+  snap.summary.dirs = dir.nodes.size();
+  repo.flush();  // law 2: the trees before the snapshot
+  out.snapshot = repo.save_snapshot(snap);
+  return out;
 }
 
 }  // namespace lifeboat::repo

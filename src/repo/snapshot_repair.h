@@ -41,4 +41,17 @@ struct SnapshotRepairResult {
 // Needs the index loaded. Throws for what stops it all (a save that fails).
 SnapshotRepairResult repair_snapshots(Repository& repo, const SnapshotRepairOptions& options);
 
+// `repair snapshots --recover-orphans`: a snapshot object that is damaged
+// or deleted takes nothing else with it; its trees are still in the packs.
+// Finds the trees no readable snapshot reaches whose parents are not such
+// trees either (the roots of lost snapshots, or of snapshots forgotten but
+// not yet pruned), and writes one snapshot (node "recovered", account
+// "recovered", tagged "recovered") with one directory per root, named
+// after the root tree's short id. Nothing is written when there is none.
+struct OrphanRecovery {
+  std::vector<Id> roots;     // account roots (a snapshot top's "." already unwrapped)
+  std::optional<Id> snapshot;
+};
+OrphanRecovery recover_orphans(Repository& repo);
+
 }  // namespace lifeboat::repo

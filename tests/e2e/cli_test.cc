@@ -732,11 +732,53 @@ TEST_F(CliTest, NoRepositoryGiven) {
                         {"--repo", "LIFEBOAT_REPOSITORY"});
 }
 
-TEST_F(CliTest, DamagedConfig) {
+TEST_F(CliTest, DamagedConfigStillRestoresRefusesBackupsAndIsRepaired) {
   init();
+  std::string src = make_small_tree();
+  std::string id = backup(src);
   chmod((repo_ + "/config").c_str(), 0600);
   write_file(repo_ + "/config", "this is not a lifeboat config");
-  expect_one_line_error(lb({"snapshots"}), kDamaged, {"config", repo_});
+  // A restore needs only the keys: it works, with a warning saying what to do.
+  std::string out = dir_.sub("out");
+  Result r = lb({"restore", id, "--target", out});
+  EXPECT_EQ(r.code, 0) << r;
+  EXPECT_NE(r.err.find("config"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("repair config"), std::string::npos) << r;
+  for (const char* f : {"a.txt", "b.txt", "sub/c.txt", "sub/deeper/d.bin"})
+    EXPECT_EQ(read_file(out + "/" + f), read_file(src + "/" + f)) << f;
+  // check names the damaged object.
+  r = lb({"check", "--json"});
+  EXPECT_EQ(r.code, kDamaged) << r;
+  json report = json::parse(r.out);
+  ASSERT_EQ(report["problems"].size(), 1u) << r;
+  EXPECT_EQ(report["problems"][0]["kind"], "config") << r;
+  // A backup would chunk with guessed parameters: refused, one line.
+  expect_one_line_error(lb({"backup", src, "--account", "acct"}), kDamaged,
+                        {"config", repo_, "repair config"});
+  expect_one_line_error(lb({"node", "backup", dir_.path(), "--node", "n1"}), kDamaged,
+                        {"config", repo_, "repair config"});
+  // repair config writes a new one; then everything works again.
+  r = lb({"repair", "config"});
+  EXPECT_EQ(r.code, 0) << r;
+  backup(src);
+  r = lb({"check", "--read-data"});
+  EXPECT_EQ(r.code, 0) << r;
+  r = lb({"repair", "config"});  // intact now: nothing to do
+  EXPECT_EQ(r.code, 0) << r;
+  EXPECT_NE(r.out.find("intact"), std::string::npos) << r;
+}
+
+TEST_F(CliTest, MissingConfigIsNoRepositoryUntilRepaired) {
+  init();
+  std::string src = make_small_tree();
+  std::string id = backup(src);
+  stdfs::remove(repo_ + "/config");
+  expect_one_line_error(lb({"snapshots"}), kNoRepository, {"config", repo_});
+  Result r = lb({"repair", "config"});
+  EXPECT_EQ(r.code, 0) << r;
+  r = lb({"restore", id, "--target", dir_.sub("out")});
+  EXPECT_EQ(r.code, 0) << r;
+  EXPECT_EQ(read_file(dir_.sub("out") + "/sub/deeper/d.bin"), read_file(src + "/sub/deeper/d.bin"));
 }
 
 TEST_F(CliTest, AllKeyFilesDamaged) {

@@ -9,6 +9,8 @@ work=$(mktemp -d /tmp/lifeboat-repair-crash-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export LIFEBOAT_PASSWORD=repair-crash LIFEBOAT_TEST_FAST_KDF=1 LIFEBOAT_REPOSITORY=$work/repo
 fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source=lib/kill_points.sh
+. "$here/lib/kill_points.sh"
 
 python3 "$here/../../bench/gen_node.py" --out "$work/home" --accounts 30 --scale 0.05 --seed 5 >/dev/null
 "$lifeboat" init >/dev/null 2>&1
@@ -23,10 +25,7 @@ printf 'X' | dd of="$work/repo/index/$bad" bs=1 seek=100 conv=notrunc status=non
 
 # How long an uninterrupted repair takes, to spread the kills over it.
 cp -a "$work/repo" "$work/probe"
-start=$(date +%s%N)
-"$lifeboat" repair index --repo "$work/probe" -q 2>/dev/null
-full_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-[ "$full_ms" -gt 20 ] || full_ms=20
+full_ms=$(duration_ms "$lifeboat" repair index --repo "$work/probe" -q)
 rm -rf "$work/probe"
 
 RANDOM=99
@@ -34,12 +33,7 @@ killed=0
 for i in $(seq 1 12); do
   delay_ms=$(( RANDOM % full_ms ))
   full=(); [ $((i % 2)) = 0 ] && full=(--full)
-  "$lifeboat" repair index "${full[@]}" -q 2>/dev/null &
-  pid=$!
-  sleep "$(printf '0.%03d' $(( delay_ms % 1000 )))"
-  sleep $(( delay_ms / 1000 ))
-  if kill -KILL "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
-  wait "$pid" 2>/dev/null || true
+  if kill_after_ms "$delay_ms" "$lifeboat" repair index "${full[@]}" -q; then killed=$((killed + 1)); fi
   # Nothing but index gaps (packs no segment lists yet) may be reported.
   "$lifeboat" check --json >"$work/check.json" 2>/dev/null || true
   other=$(jq '[.problems[] | select(.kind != "index")] | length' "$work/check.json")
