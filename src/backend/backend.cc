@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "backend/local_backend.h"
+#include "backend/rest_backend.h"
 
 namespace lifeboat::backend {
 
@@ -77,7 +78,9 @@ std::unique_ptr<Backend> open_backend(const std::string& location) {
   std::string why;
   if (scheme == "mem") {
     why = "the in-memory backend exists only for tests; use a local path";
-  } else if (scheme == "rest" || scheme == "s3" || scheme == "sftp") {
+  } else if (scheme == "rest") {
+    return std::make_unique<RestBackend>(location.substr(5));
+  } else if (scheme == "s3" || scheme == "sftp") {
     why = "'" + std::string(scheme) +
           "' repositories are not supported by this build yet; use a local path";
   } else {

@@ -118,7 +118,7 @@ TEST(OpenBackendTest, PlainPathsAreLocal) {
 }
 
 TEST(OpenBackendTest, SchemesAreRejectedWithAHint) {
-  for (std::string loc : {"rest:http://host:8000/repo", "s3:https://s3.example.com/bucket/p",
+  for (std::string loc : {"s3:https://s3.example.com/bucket/p",
                           "sftp:user@host:/srv/repo", "mem:", "odd:name", "x+y.z-w:rest"}) {
     Error e = error_of([&] { open_backend(loc); });
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << loc;
@@ -128,6 +128,18 @@ TEST(OpenBackendTest, SchemesAreRejectedWithAHint) {
     EXPECT_NE(msg.find("use a local path"), std::string::npos) << msg;
   }
   EXPECT_EQ(error_of([] { open_backend(""); }).code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(OpenBackendTest, RestUrlsNeverShowThePassword) {
+  auto b = open_backend("rest:http://node1:s3cret@127.0.0.1:8000/web209/");
+  EXPECT_EQ(b->location(), "rest:http://node1@127.0.0.1:8000/web209");
+  EXPECT_EQ(open_backend("rest:https://backup.example.net/")->location(),
+            "rest:https://backup.example.net");
+  for (std::string bad : {"rest:ftp://host/x", "rest:http://", "rest:host:8000"}) {
+    Error e = error_of([&] { open_backend(bad); });
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << bad;
+    EXPECT_NE(std::string(e.what()).find("rest:"), std::string::npos) << e.what();
+  }
 }
 
 // ---- layout -------------------------------------------------------------------

@@ -1,0 +1,92 @@
+// A repository behind restic's REST protocol v2 (rest-server, `rclone serve
+// restic`, `lifeboat serve`), over HTTP(S) with libcurl.
+//
+// URL: rest:http(s)://[user[:password]@]host[:port]/path. The password may
+// instead come from LIFEBOAT_REST_PASSWORD; it is never part of location().
+//
+// Objects: /config, /keys/<name>, /data/<name>, /index/<name>,
+// /snapshots/<name>, /locks/<name>; listing GET /<type>/ with the v2 Accept
+// header; create POST /?create=true.
+//
+// The contract of backend.h over HTTP:
+// - create-only: a save first asks whether the name exists (HEAD); where
+//   two writers race for one name, a server in append-only mode refuses the
+//   second write (403) and only then is it told apart from a lost response
+//   to our own earlier attempt: an object already there with the same size
+//   counts as saved (objects are content-addressed, and a retried POST whose
+//   first answer was lost must not fail). Locks are deleted, then written.
+// - absent or complete: the servers write to a temporary file and rename.
+// - transient failures (connection refused/reset, timeouts, 5xx, 429) are
+//   retried with exponential backoff and jitter, then thrown as kUnavailable
+//   naming the location; 401/403 are kPermission, 404 kNotFound.
+// - bounded: at most `max_connections` requests at once (the caller's
+//   threads wait for a slot); connections are kept alive and reused.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace lifeboat::backend {
+
+struct RestOptions {
+  size_t max_connections = 8;
+  int attempts = 5;  // tries per request for transient failures
+  std::chrono::milliseconds first_backoff{200};
+  std::chrono::milliseconds max_backoff{5000};
+  std::chrono::seconds connect_timeout{10};
+  std::chrono::seconds stall_timeout{60};  // no byte moved for this long: give up the attempt
+};
+
+class RestBackend : public Backend {
+ public:
+  // `url` without the "rest:" prefix. Throws kInvalidArgument for a URL that
+  // is not http(s)://host[:port][/path].
+  explicit RestBackend(const std::string& url, RestOptions options = {});
+  ~RestBackend() override;
+
+  std::string location() const override { return shown_; }
+  void create() override;
+  void save(const Handle& h, ByteView data) override;
+  Bytes load(const Handle& h, uint64_t offset, uint64_t length) override;
+  std::optional<uint64_t> size(const Handle& h) override;
+  void remove(const Handle& h) override;
+  void list(ObjectType type,
+            const std::function<void(std::string_view, uint64_t)>& fn) override;
+
+  struct Response {
+    long status = 0;
+    Bytes body;
+    std::optional<uint64_t> content_length;
+  };
+
+ private:
+  struct Request;
+  // One HTTP exchange with retries for transient failures. Returns the last
+  // response (any status); throws kUnavailable when every attempt failed in
+  // transport or with a retryable status.
+  Response perform(const Request& request);
+  std::string path_of(const Handle& h) const;  // "/keys/<name>"
+  // Throws the error for an unexpected status, naming `object` if given.
+  [[noreturn]] void fail(const Request& request, const Response& r,
+                         const std::string& object = {}) const;
+
+  void* acquire();  // a CURL easy handle (waits for a free slot)
+  void release(void* curl);
+
+  std::string base_;   // http(s)://host:port/path, no credentials, no trailing '/'
+  std::string shown_;  // rest:http(s)://user@host:port/path
+  std::string user_, password_;
+  RestOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<void*> idle_;  // CURL* handles kept for their connections
+  size_t in_use_ = 0;
+};
+
+}  // namespace lifeboat::backend
