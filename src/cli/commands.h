@@ -37,5 +37,6 @@ CommandRun setup_stats(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_cat(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_key(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_version(CLI::App& app, const GlobalOptions& global);
+CommandRun setup_serve(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace lifeboat::cli

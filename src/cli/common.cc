@@ -593,6 +593,16 @@ namespace {
 
 }  // namespace
 
+namespace {
+std::mutex g_stop_hook_mu;
+std::function<void()> g_stop_hook;
+}  // namespace
+
+void set_stop_hook(std::function<void()> hook) {
+  std::lock_guard lock(g_stop_hook_mu);
+  g_stop_hook = std::move(hook);
+}
+
 void install_signal_handling() {
   sigset_t set;
   sigemptyset(&set);
@@ -600,10 +610,18 @@ void install_signal_handling() {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread([set] {
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0) {
+    for (;;) {
+      int sig = 0;
+      while (sigwait(&set, &sig) != 0) {
+      }
+      std::function<void()> hook;
+      {
+        std::lock_guard lock(g_stop_hook_mu);
+        hook = std::exchange(g_stop_hook, nullptr);
+      }
+      if (!hook) on_signal(sig);
+      hook();  // a clean stop; a second signal ends the process
     }
-    on_signal(sig);
   }).detach();
 }
 

@@ -154,5 +154,8 @@ std::string join_path(const std::vector<std::string>& parts);
 // exits; it is simply stopped. Call first thing in main, before any thread
 // starts.
 void install_signal_handling();
+// Instead of exiting, the first SIGINT/SIGTERM calls `hook` (on the signal
+// thread) so a long-running command can stop cleanly; a second one exits.
+void set_stop_hook(std::function<void()> hook);
 
 }  // namespace lifeboat::cli
