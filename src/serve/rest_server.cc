@@ -185,9 +185,11 @@ struct RestServer::Impl {
       }
       if (req.method == "POST") {
         ByteView body(reinterpret_cast<const uint8_t*>(req.body.data()), req.body.size());
-        // The name of a pack is the SHA-256 of its bytes: a damaged upload
-        // never becomes an object.
-        if (h.type == ObjectType::kData && crypto::sha256(body).hex() != h.name)
+        // Every object but the config and locks is named by the SHA-256 of
+        // its bytes (lifeboat's and restic's format alike): a damaged
+        // upload never becomes an object.
+        if (h.type != ObjectType::kConfig && h.type != ObjectType::kLock &&
+            crypto::sha256(body).hex() != h.name)
           return refuse(res, 400, h.describe() + ": the content does not match its name (damaged upload)");
         store->save(h, body);
         return;
@@ -235,7 +237,7 @@ RestServer::RestServer(ServeOptions options, Credentials credentials)
     if (!impl->options.log) return;
     impl->options.log(now_text() + " " + req.remote_addr + " " + res.get_header_value("X-Lifeboat-Credential") +
                       " " + req.method + " " + req.path + " " + std::to_string(res.status) + " " +
-                      std::to_string(req.method == "POST" ? req.body.size() : res.body.size()));
+                      std::to_string(req.body.size()));  // bytes received
   });
   impl->port = o.port == 0 ? impl->server->bind_to_any_port(o.host) : (impl->server->bind_to_port(o.host, o.port) ? o.port : -1);
   if (impl->port <= 0)

@@ -6,8 +6,9 @@
 // (serve/credentials.h) and may only touch that credential's repository
 // path under the served root. Append credentials create and read and never
 // delete or overwrite (a compromised node cannot destroy its backups); only
-// admin credentials delete (prune). Data uploads are checked against their
-// name (the SHA-256 of the content) before they are stored. Storage is
+// admin credentials delete (prune). Uploads (all but the config and locks)
+// are checked against their name (the SHA-256 of the content) before they
+// are stored. Storage is
 // LocalBackend: temporary file, fsync, link into place.
 #pragma once
 

@@ -76,11 +76,16 @@ rc=$?
 set -e
 [ "$rc" = 14 ] && grep -q "append-only" "$work/err" || { cat "$work/err"; fail "key remove as web1: exit $rc"; }
 # Overwrites: refused.
-[ "$(c -u web1:web1-secret -X POST --data-binary junk "$base/nodes/web1/keys/$key")" = 403 ] || fail "overwrite of a key accepted"
+# (its own bytes again, so the name matches and only the overwrite is wrong)
+[ "$(c -u web1:web1-secret -X POST --data-binary @"$work/root/nodes/web1/keys/$key" "$base/nodes/web1/keys/$key")" = 403 ] ||
+  fail "overwrite of a key accepted"
+[ "$(c -u web1:web1-secret -X POST --data-binary junk "$base/nodes/web1/keys/$key")" = 400 ] || fail "junk under a key's name accepted"
 # Damaged upload (content does not match its name): refused.
 [ "$(c -u web1:web1-secret -X POST --data-binary junk "$base/nodes/web1/data/$pack")" = 400 ] || fail "damaged data upload accepted"
 name=$(printf x | sha256sum | cut -c1-64)
 [ "$(c -u web1:web1-secret -X POST --data-binary y "$base/nodes/web1/data/$name")" = 400 ] || fail "mismatched data upload accepted"
+[ "$(c -u web1:web1-secret -X POST --data-binary y "$base/nodes/web1/snapshots/$name")" = 400 ] || fail "mismatched snapshot upload accepted"
+[ "$(c -u web1:web1-secret -X POST --data-binary x "$base/nodes/web1/snapshots/$name")" = 200 ] || fail "a snapshot matching its name refused"
 # Another node's path, and paths that try to escape: refused.
 [ "$(c -u web2:web2-secret "$base/nodes/web1/config")" = 403 ] || fail "web2 read web1's config"
 grep -q "may only reach" "$work/body" || fail "the refusal does not name the path: $(cat "$work/body")"
