@@ -230,11 +230,28 @@ NodeBackupResult run_node_backup(repo::Repository& repo, const NodeBackupOptions
     }
   };
 
+  // Other nodes may be backing up into the same repository right now:
+  // between accounts, pick up the index segments they wrote, so content they
+  // stored is not stored again (at most every 30 s; one thread at a time).
+  std::mutex refresh_mu;
+  auto last_refresh = std::chrono::steady_clock::now();
+  auto refresh = [&] {
+    std::unique_lock lock(refresh_mu, std::try_to_lock);
+    if (!lock.owns_lock() || std::chrono::steady_clock::now() - last_refresh < std::chrono::seconds(30)) return;
+    last_refresh = std::chrono::steady_clock::now();
+    try {
+      repo.refresh_index();
+    } catch (const Error&) {
+      // Only deduplication is lost; the backup itself goes on.
+    }
+  };
+
   auto worker = [&] {
     while (!stop) {
       size_t i = next.fetch_add(1);
       if (i >= options.accounts.size()) return;
       try {
+        if (i > 0) refresh();
         backup_one(i);
       } catch (...) {  // a bug or out of memory: stop everything and report it
         std::lock_guard lock(mu);

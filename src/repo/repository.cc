@@ -180,6 +180,12 @@ std::vector<std::string> Repository::load_index(const SegmentObserver& each_segm
     });
   }
   pool.wait();
+  {
+    std::lock_guard lock(segments_mu_);
+    // Unreadable ones too: a segment is never visible half-written, so one
+    // that does not read is damaged, and refresh_index need not retry it.
+    segments_seen_.insert(names.begin(), names.end());
+  }
   std::vector<PackInfo> all;
   size_t count = 0;
   for (const auto& packs : loaded) count += packs.size();
@@ -190,6 +196,33 @@ std::vector<std::string> Repository::load_index(const SegmentObserver& each_segm
   index_.add_packs(all);
   std::sort(skipped.begin(), skipped.end());
   return skipped;
+}
+
+size_t Repository::refresh_index() {
+  std::vector<std::string> fresh;
+  backend_->list(ObjectType::kIndex, [&](std::string_view name, uint64_t) { fresh.emplace_back(name); });
+  {
+    std::lock_guard lock(segments_mu_);
+    std::erase_if(fresh, [&](const std::string& n) { return segments_seen_.count(n) > 0; });
+  }
+  std::sort(fresh.begin(), fresh.end());
+  std::vector<PackInfo> all;
+  size_t added = 0;
+  for (const auto& name : fresh) {
+    try {
+      Bytes sealed = backend_->load({ObjectType::kIndex, name});
+      if (crypto::sha256(sealed).hex() == name) {
+        for (auto& p : decode_index_segment(keys_.encryption, sealed, name)) all.push_back(std::move(p));
+        ++added;
+      }
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kNotFound) throw;
+    }
+    std::lock_guard lock(segments_mu_);
+    segments_seen_.insert(name);
+  }
+  if (!all.empty()) index_.add_packs(all);
+  return added;
 }
 
 // ---- the index is a cache ----
@@ -481,6 +514,10 @@ std::string Repository::save_index_segment(const std::vector<PackInfo>& packs) {
   Bytes sealed = encode_index_segment(keys_.encryption, packs);
   const std::string name = crypto::sha256(sealed).hex();
   backend_->save({ObjectType::kIndex, name}, sealed);
+  {
+    std::lock_guard lock(segments_mu_);
+    segments_seen_.insert(name);
+  }
   for (const PackInfo& p : packs)
     if (!index_.has_pack(p.id)) index_.add_pack(p);
   return name;
@@ -497,7 +534,10 @@ void Repository::write_unindexed_packs() {
   }
   if (packs.empty()) return;
   Bytes sealed = encode_index_segment(keys_.encryption, packs);
-  backend_->save({ObjectType::kIndex, crypto::sha256(sealed).hex()}, sealed);
+  const std::string name = crypto::sha256(sealed).hex();
+  backend_->save({ObjectType::kIndex, name}, sealed);
+  std::lock_guard lock(segments_mu_);
+  segments_seen_.insert(name);
 }
 
 void Repository::flush() {

@@ -110,6 +110,13 @@ class Repository {
   using SegmentObserver = std::function<void(const std::string& name, const std::vector<PackInfo>&)>;
   std::vector<std::string> load_index(const SegmentObserver& each_segment = {});
 
+  // Loads the index segments written since load_index (or the previous
+  // refresh) by other processes — other nodes backing up into the same
+  // repository right now — so what they stored is not stored again.
+  // Returns the number of segments added. Unreadable ones are skipped
+  // silently (load_index reports them; they will be read again next time).
+  size_t refresh_index();
+
   // ---- the index is a cache (law 3) ----
   // Reads the trailers of the packs that no loaded index segment lists (in
   // parallel, each at most once per Repository) and keeps their blobs in a
@@ -233,6 +240,9 @@ class Repository {
   static Place place_of(const BlobLocation& loc);
   mutable std::set<Place> bad_places_;
   mutable bool warned_relocation_ = false;
+  // Segment names load_index/refresh_index have read (or this process wrote).
+  std::mutex segments_mu_;
+  std::unordered_set<std::string> segments_seen_;
   // Reads the trailers of the packs not read yet (listed ones too if
   // `listed`) into recovered_. recover_mu_ held.
   UnlistedPacks read_trailers_locked(bool listed) const;

@@ -272,3 +272,31 @@ TEST(RepairIndex, RemovesUnreadableSegmentsOnceTheirPacksAreIndexed) {
 
 }  // namespace
 }  // namespace lifeboat::repo
+
+namespace lifeboat::repo {
+namespace {
+
+// Two nodes backing up into one repository at once: what one stored, the
+// other picks up with refresh_index and does not store again.
+TEST(RefreshIndex, PicksUpWhatAnotherWriterStoredMeanwhile) {
+  SmallPacks r;
+  auto mine = r.open();     // loaded before the other writer stored anything
+  auto theirs = r.open();
+  Bytes b = crypto::random_bytes(30000);
+  const Id id = theirs->hash(b);
+  ASSERT_TRUE(theirs->save_blob(BlobType::kData, id, b));
+  theirs->flush();
+  EXPECT_FALSE(mine->index().contains(id));
+  EXPECT_EQ(mine->refresh_index(), 1u);
+  EXPECT_TRUE(mine->index().contains(id));
+  EXPECT_FALSE(mine->save_blob(BlobType::kData, id, b));  // not stored twice
+  EXPECT_EQ(mine->refresh_index(), 0u);                   // each segment read once
+  // Its own segments are not read back.
+  Bytes c = crypto::random_bytes(30000);
+  mine->save_blob(BlobType::kData, mine->hash(c), c);
+  mine->flush();
+  EXPECT_EQ(mine->refresh_index(), 0u);
+}
+
+}  // namespace
+}  // namespace lifeboat::repo
