@@ -25,7 +25,15 @@ size_t write_body(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-bool retryable_status(long status) { return status == 429 || status >= 500; }
+// 507 (the server's storage is full) will not pass on a retry.
+// The start of a response's body, for messages (servers explain errors there).
+std::string body_detail(const RestBackend::Response& r) {
+  std::string detail(r.body.begin(), r.body.begin() + std::min<size_t>(r.body.size(), 200));
+  while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
+  return detail;
+}
+
+bool retryable_status(long status) { return status == 429 || (status >= 500 && status != 507); }
 
 bool retryable_transport(CURLcode c) {
   switch (c) {
@@ -169,7 +177,13 @@ RestBackend::Response RestBackend::perform(const Request& req) {
       curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
       if (length >= 0) r.content_length = static_cast<uint64_t>(length);
       if (!retryable_status(r.status)) return r;
-      last_error = "HTTP " + std::to_string(r.status);
+      const std::string detail = body_detail(r);
+      last_error = "HTTP " + std::to_string(r.status) + (detail.empty() ? "" : ": " + detail);
+      if (attempt >= options_.attempts)
+        throw Error(ErrorCode::kUnavailable,
+                    "the server at " + shown_ + " keeps failing (" + std::string(req.method) + " " +
+                        req.path + ": " + last_error + ", " + std::to_string(attempt) +
+                        " attempts); see its log");
     } else {
       if (!retryable_transport(rc))
         throw Error(ErrorCode::kIo, std::string(req.method) + " " + shown_ + req.path + ": " +
@@ -197,8 +211,7 @@ std::string RestBackend::path_of(const Handle& h) const {
 void RestBackend::fail(const Request& req, const Response& r, const std::string& object) const {
   const std::string what =
       (object.empty() ? "" : object + ": ") + std::string(req.method) + " " + shown_ + req.path;
-  std::string detail(r.body.begin(), r.body.begin() + std::min<size_t>(r.body.size(), 200));
-  while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
+  const std::string detail = body_detail(r);
   const std::string suffix = " (HTTP " + std::to_string(r.status) + (detail.empty() ? "" : ": " + detail) + ")";
   switch (r.status) {
     case 401:
@@ -209,6 +222,7 @@ void RestBackend::fail(const Request& req, const Response& r, const std::string&
                                               " (append-only, or another node's path?)");
     case 404: throw Error(ErrorCode::kNotFound, what + ": not found" + suffix);
     case 416: throw Error(ErrorCode::kCorrupt, what + ": range past the end" + suffix);
+    case 507: throw Error(ErrorCode::kNoSpace, what + ": the server's storage is full" + suffix);
     default: throw Error(ErrorCode::kIo, what + suffix);
   }
 }

@@ -590,6 +590,8 @@ BackupResult run_backup(repo::Repository& repo, const std::string& root,
                         const BackupOptions& options) {
   std::string clean = root;
   while (clean.size() > 1 && clean.back() == '/') clean.pop_back();
+  // A blob in a lost pack is stored again, never named by a new snapshot.
+  repo.forget_missing_packs();
   Archiver archiver(repo, clean, options);
   return archiver.run();
 }

@@ -112,8 +112,6 @@ CommandRun setup_backup(CLI::App& app, const GlobalOptions& g) {
     if (auto commands = f->databases.commands()) dumper.emplace(*commands);
     std::string root = source_directory(f->path);
     auto repo = open_repository(g, true, nullptr, /*for_backup=*/true);
-    // A blob in a lost pack is stored again, never named by a new snapshot.
-    repo->forget_missing_packs();
 
     backup::BackupOptions options;
     options.account = f->account;

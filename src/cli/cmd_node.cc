@@ -116,8 +116,6 @@ int run_node_backup(const BackupFlags& f, const GlobalOptions& g) {
     if (human) print_out(account_line(r));
   };
   auto repo = open_repository(g, true, nullptr, /*for_backup=*/true);
-  // A blob in a lost pack is stored again, never named by a new snapshot.
-  repo->forget_missing_packs();
   node::NodeBackupProgress progress;
   o.progress = &progress;
   const auto started = std::chrono::steady_clock::now();

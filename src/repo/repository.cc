@@ -354,6 +354,12 @@ std::optional<BlobLocation> Repository::relocate(const Id& blob, const BlobLocat
 }
 
 size_t Repository::forget_missing_packs() {
+  size_t dropped_packs = 0;
+  std::call_once(missing_packs_checked_, [&] { dropped_packs = forget_missing_packs_now(); });
+  return dropped_packs;
+}
+
+size_t Repository::forget_missing_packs_now() {
   std::unordered_set<Id, IdHash> present;
   backend_->list(ObjectType::kData, [&](std::string_view name, uint64_t) {
     if (auto id = Id::from_hex(name)) present.insert(*id);
@@ -510,14 +516,17 @@ void Repository::rethrow_upload_error() {
   if (upload_error_) std::rethrow_exception(upload_error_);
 }
 
-std::string Repository::save_index_segment(const std::vector<PackInfo>& packs) {
+std::string Repository::write_segment(const std::vector<PackInfo>& packs) {
   Bytes sealed = encode_index_segment(keys_.encryption, packs);
   const std::string name = crypto::sha256(sealed).hex();
   backend_->save({ObjectType::kIndex, name}, sealed);
-  {
-    std::lock_guard lock(segments_mu_);
-    segments_seen_.insert(name);
-  }
+  std::lock_guard lock(segments_mu_);
+  segments_seen_.insert(name);  // refresh_index need not read it back
+  return name;
+}
+
+std::string Repository::save_index_segment(const std::vector<PackInfo>& packs) {
+  const std::string name = write_segment(packs);
   for (const PackInfo& p : packs)
     if (!index_.has_pack(p.id)) index_.add_pack(p);
   return name;
@@ -533,11 +542,7 @@ void Repository::write_unindexed_packs() {
     packs.swap(unindexed_packs_);
   }
   if (packs.empty()) return;
-  Bytes sealed = encode_index_segment(keys_.encryption, packs);
-  const std::string name = crypto::sha256(sealed).hex();
-  backend_->save({ObjectType::kIndex, name}, sealed);
-  std::lock_guard lock(segments_mu_);
-  segments_seen_.insert(name);
+  write_segment(packs);
 }
 
 void Repository::flush() {

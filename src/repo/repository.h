@@ -149,6 +149,8 @@ class Repository {
   // Drops the index entries of packs the backend no longer has, so a backup
   // stores their blobs again instead of naming blobs that are gone (a copy
   // in another pack takes over where there is one). Returns the packs dropped.
+  // Lists the packs once per Repository: later calls (every account of a
+  // node backup calls it) return 0 at once.
   size_t forget_missing_packs();
   // The blobs found in unlisted packs so far, by pack.
   std::vector<PackInfo> recovered_packs() const;
@@ -240,6 +242,7 @@ class Repository {
   static Place place_of(const BlobLocation& loc);
   mutable std::set<Place> bad_places_;
   mutable bool warned_relocation_ = false;
+  std::once_flag missing_packs_checked_;
   // Segment names load_index/refresh_index have read (or this process wrote).
   std::mutex segments_mu_;
   std::unordered_set<std::string> segments_seen_;
@@ -247,6 +250,9 @@ class Repository {
   // `listed`) into recovered_. recover_mu_ held.
   UnlistedPacks read_trailers_locked(bool listed) const;
   std::optional<BlobLocation> usable_locked(const Id& blob) const;
+  size_t forget_missing_packs_now();
+  // Writes one index segment (durable on return) and remembers its name.
+  std::string write_segment(const std::vector<PackInfo>& packs);
   // Blobs being saved but not yet uploaded and indexed.
   std::mutex inflight_mu_;
   std::unordered_set<Id, IdHash> inflight_;

@@ -90,6 +90,7 @@ int status_for(const Error& e) {
     case ErrorCode::kCorrupt: return 416;
     case ErrorCode::kInvalidArgument: return 400;
     case ErrorCode::kPermission: return 403;
+    case ErrorCode::kNoSpace: return 507;  // Insufficient Storage: the client will not retry
     default: return 500;
   }
 }

@@ -8,9 +8,11 @@
 set -euo pipefail
 lifeboat=${1:?usage: many_nodes.sh path/to/lifeboat}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/ports.sh
+. "$here/lib/ports.sh"
 server="$here/../../scripts/start-rclone-rest"
 work=$(mktemp -d /tmp/lifeboat-many-nodes-XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 export STATE=$work/rclone PORT=$port REST_USER=u REST_PASS=p
 cleanup() { bash "$server" stop >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT

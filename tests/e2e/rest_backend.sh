@@ -8,9 +8,11 @@
 set -euo pipefail
 lifeboat=${1:?usage: rest_backend.sh path/to/lifeboat}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/ports.sh
+. "$here/lib/ports.sh"
 server="$here/../../scripts/start-rclone-rest"
 work=$(mktemp -d /tmp/lifeboat-rest-XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 export STATE=$work/rclone PORT=$port REST_USER=node1 REST_PASS=s3cret-rest-pass
 cleanup() { bash "$server" stop >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT

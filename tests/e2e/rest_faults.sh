@@ -9,10 +9,11 @@
 set -euo pipefail
 lifeboat=${1:?usage: rest_faults.sh path/to/lifeboat}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/ports.sh
+. "$here/lib/ports.sh"
 server="$here/../../scripts/start-rclone-rest"
 proxy="$here/../../scripts/fault-proxy"
 work=$(mktemp -d /tmp/lifeboat-rest-faults-XXXXXX)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port)
 pport=$(free_port)
 export STATE=$work/rclone PORT=$port REST_USER=u REST_PASS=p

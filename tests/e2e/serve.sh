@@ -7,9 +7,11 @@
 set -euo pipefail
 lifeboat=${1:?usage: serve.sh path/to/lifeboat}
 work=$(mktemp -d /tmp/lifeboat-serve-XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# shellcheck source=lib/ports.sh
+. "$(dirname "$0")/lib/ports.sh"
+port=$(free_port)
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; umount "$work/small" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 export LIFEBOAT_PASSWORD=serve-test LIFEBOAT_TEST_FAST_KDF=1
@@ -101,6 +103,29 @@ grep -q " 403 " "$work/requests.log" || fail "refusals are not logged"
 ! grep -q secret "$work/requests.log" || fail "a password in the request log"
 stop_server
 echo "refusals: delete, overwrite, damaged upload, other path, bad credentials; admin may delete; log written"
+
+# A full disk on the server: one line saying so (exit 13), not "cannot
+# reach", and a repository check accepts. (Needs root for the tmpfs.)
+if mkdir "$work/small" && mount -t tmpfs -o size=4m tmpfs "$work/small" 2>/dev/null; then
+  "$lifeboat" serve add-credential --credentials "$work/creds-full" --name full --path r --new-password-file "$work/web1.pw" -q
+  "$lifeboat" serve --root "$work/small" --credentials "$work/creds-full" --listen "127.0.0.1:$port" -q &
+  fullpid=$!
+  sleep 0.5
+  full="rest:http://full:web1-secret@127.0.0.1:$port/r/"
+  mkdir "$work/bigsrc"
+  head -c 12000000 /dev/urandom >"$work/bigsrc/big.bin"
+  "$lifeboat" init --repo "$full" -q 2>/dev/null
+  set +e
+  "$lifeboat" backup "$work/bigsrc" --account big --repo "$full" -q 2>"$work/err"
+  rc=$?
+  set -e
+  "$lifeboat" check --repo "$full" -q 2>/dev/null || { kill "$fullpid"; fail "check rejects the repository after the full disk"; }
+  kill "$fullpid"; wait "$fullpid" || true
+  umount "$work/small"
+  [ "$rc" = 13 ] && [ "$(wc -l <"$work/err")" = 1 ] && grep -q "storage is full" "$work/err" ||
+    { cat "$work/err"; fail "full server disk: exit $rc"; }
+  echo "full disk on the server: $(cat "$work/err")"
+fi
 
 # TLS, on any address, with a given certificate.
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 \
