@@ -265,6 +265,14 @@ void S3Backend::save(const Handle& h, ByteView data) {
   }
 }
 
+bool S3Backend::already_saved(const Handle& h, ByteView data, bool content_addressed) {
+  const auto existing = size(h);
+  if (!existing || *existing != data.size()) return false;
+  if (content_addressed) return true;
+  const Bytes there = load(h, 0, 0);
+  return std::equal(there.begin(), there.end(), data.begin(), data.end());
+}
+
 void S3Backend::put_single(const Handle& h, ByteView data) {
   HttpRequest req = request("PUT", object_path(key_of(h)));
   const bool content_addressed = options_.content_named && h.type != ObjectType::kConfig &&
@@ -275,12 +283,11 @@ void S3Backend::put_single(const Handle& h, ByteView data) {
   HttpResponse r = http_->perform(req);
   if (r.status == 200) return;
   if (r.status == 412) {
-    // Our own, from an attempt whose answer was lost (same size: content-
-    // addressed), or there before us.
-    if (r.attempts > 1) {
-      auto existing = size(h);
-      if (existing && *existing == data.size()) return;
-    }
+    // Our own, from an attempt whose answer was lost, or there before us.
+    // (Attempts cannot tell: libcurl itself resends a request whose reused
+    // connection died before an answer.) Same name and size is the same
+    // bytes for a content-named object; the config is compared.
+    if (already_saved(h, data, content_addressed)) return;
     throw Error(ErrorCode::kAlreadyExists, h.describe() + " already exists in " + shown_);
   }
   if (r.status == 400 && error_code(r) == "XAmzContentSHA256Mismatch")
@@ -294,7 +301,11 @@ void S3Backend::put_single(const Handle& h, ByteView data) {
 
 void S3Backend::put_multipart(const Handle& h, ByteView data) {
   // CompleteMultipartUpload is not conditional on every server: ask first.
-  if (size(h)) throw Error(ErrorCode::kAlreadyExists, h.describe() + " already exists in " + shown_);
+  const bool content_addressed = options_.content_named && is_hex64(h.name);
+  if (size(h)) {
+    if (already_saved(h, data, content_addressed)) return;
+    throw Error(ErrorCode::kAlreadyExists, h.describe() + " already exists in " + shown_);
+  }
   const std::string path = object_path(key_of(h));
   HttpRequest start = request("POST", path + "?uploads=");
   HttpResponse r = http_->perform(start);
@@ -326,11 +337,14 @@ void S3Backend::put_multipart(const Handle& h, ByteView data) {
     done.body = as_bytes(complete);
     HttpResponse dr = http_->perform(done);
     // S3 may answer 200 and put the error in the body (it decided late).
-    if (dr.status == 200 && error_code(dr).empty()) return;
-    if (dr.attempts > 1 && (dr.status == 404 || error_code(dr) == "NoSuchUpload")) {
-      // An earlier attempt completed it and its answer was lost.
-      auto existing = size(h);
-      if (existing && *existing == data.size()) return;
+    if (dr.status == 200 && error_code(dr).empty()) {
+      abort_other_uploads(key_of(h));
+      return;
+    }
+    if ((dr.status == 404 || error_code(dr) == "NoSuchUpload") && already_saved(h, data, content_addressed)) {
+      // An earlier attempt completed it and its answer was lost, or another
+      // writer of this name (the same bytes) cleaned up after completing.
+      return;
     }
     fail(done, dr, h.describe());
   } catch (...) {
@@ -341,6 +355,27 @@ void S3Backend::put_multipart(const Handle& h, ByteView data) {
     } catch (const Error&) {
     }
     throw;
+  }
+}
+
+void S3Backend::abort_other_uploads(const std::string& key) {
+  // A CreateMultipartUpload whose answer was lost leaves an upload nobody
+  // will complete; its parts would cost storage unseen. Once the object is
+  // complete, any upload still open for its key is such a stray (or another
+  // writer's of the same bytes, who then finds the object there).
+  try {
+    HttpRequest req = request("GET", bucket_path() + "?prefix=" + uri_encode(key, false) + "&uploads=");
+    HttpResponse r = http_->perform(req);
+    if (r.status != 200) return;
+    pugi::xml_document doc;
+    doc.load_buffer(r.body.data(), r.body.size());
+    for (auto u : doc.child("ListMultipartUploadsResult").children("Upload")) {
+      if (std::string_view(u.child_value("Key")) != key) continue;
+      HttpRequest abort = request("DELETE", object_path(key) + "?uploadId=" + uri_encode(u.child_value("UploadId"), false));
+      http_->perform(abort);
+    }
+  } catch (const Error&) {
+    // Best effort: the object is saved; a stray upload only costs storage.
   }
 }
 

@@ -84,6 +84,9 @@ class S3Backend : public Backend {
   HttpRequest request(const char* method, std::string path) const;
   void put_single(const Handle& h, ByteView data);
   void put_multipart(const Handle& h, ByteView data);
+  void abort_other_uploads(const std::string& key);
+  // After a refusal as an overwrite: is what is there already `data`?
+  bool already_saved(const Handle& h, ByteView data, bool content_addressed);
   // Throws the error for an unexpected status, naming `object` if given.
   [[noreturn]] void fail(const HttpRequest& request, const HttpResponse& r,
                          const std::string& object = {}) const;
