@@ -4,6 +4,7 @@
 
 #include "backend/local_backend.h"
 #include "backend/rest_backend.h"
+#include "backend/s3_backend.h"
 
 namespace lifeboat::backend {
 
@@ -80,7 +81,10 @@ std::unique_ptr<Backend> open_backend(const std::string& location) {
     why = "the in-memory backend exists only for tests; use a local path";
   } else if (scheme == "rest") {
     return std::make_unique<RestBackend>(location.substr(5));
-  } else if (scheme == "s3" || scheme == "sftp") {
+  } else if (scheme == "s3") {
+    return std::make_unique<S3Backend>(location.substr(3), S3Settings::from_environment(),
+                                       S3Options::from_environment());
+  } else if (scheme == "sftp") {
     why = "'" + std::string(scheme) +
           "' repositories are not supported by this build yet; use a local path";
   } else {

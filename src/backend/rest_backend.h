@@ -23,34 +23,21 @@
 //   threads wait for a slot); connections are kept alive and reused.
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "backend/backend.h"
+#include "backend/http_client.h"
 
 namespace lifeboat::backend {
-
-struct RestOptions {
-  size_t max_connections = 8;
-  int attempts = 5;  // tries per request for transient failures
-  std::chrono::milliseconds first_backoff{200};
-  std::chrono::milliseconds max_backoff{5000};
-  std::chrono::seconds connect_timeout{10};
-  std::chrono::seconds stall_timeout{60};  // no byte moved for this long: give up the attempt
-};
 
 class RestBackend : public Backend {
  public:
   // `url` without the "rest:" prefix. Throws kInvalidArgument for a URL that
   // is not http(s)://host[:port][/path].
-  explicit RestBackend(const std::string& url, RestOptions options = {});
-  ~RestBackend() override;
+  explicit RestBackend(const std::string& url, HttpOptions options = {});
 
-  std::string location() const override { return shown_; }
+  std::string location() const override { return http_->shown(); }
   void create() override;
   void save(const Handle& h, ByteView data) override;
   Bytes load(const Handle& h, uint64_t offset, uint64_t length) override;
@@ -59,34 +46,13 @@ class RestBackend : public Backend {
   void list(ObjectType type,
             const std::function<void(std::string_view, uint64_t)>& fn) override;
 
-  struct Response {
-    long status = 0;
-    Bytes body;
-    std::optional<uint64_t> content_length;
-  };
-
  private:
-  struct Request;
-  // One HTTP exchange with retries for transient failures. Returns the last
-  // response (any status); throws kUnavailable when every attempt failed in
-  // transport or with a retryable status.
-  Response perform(const Request& request);
   std::string path_of(const Handle& h) const;  // "/keys/<name>"
   // Throws the error for an unexpected status, naming `object` if given.
-  [[noreturn]] void fail(const Request& request, const Response& r,
+  [[noreturn]] void fail(const HttpRequest& request, const HttpResponse& r,
                          const std::string& object = {}) const;
 
-  void* acquire();  // a CURL easy handle (waits for a free slot)
-  void release(void* curl);
-
-  std::string base_;   // http(s)://host:port/path, no credentials, no trailing '/'
-  std::string shown_;  // rest:http(s)://user@host:port/path
-  std::string user_, password_;
-  RestOptions options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<void*> idle_;  // CURL* handles kept for their connections
-  size_t in_use_ = 0;
+  std::unique_ptr<HttpClient> http_;
 };
 
 }  // namespace lifeboat::backend

@@ -10,6 +10,8 @@ lifeboat=${1:?usage: rest_backend.sh path/to/lifeboat}
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/ports.sh
 . "$here/lib/ports.sh"
+# shellcheck source=lib/accounts.sh
+. "$here/lib/accounts.sh"
 server="$here/../../scripts/start-rclone-rest"
 work=$(mktemp -d /tmp/lifeboat-rest-XXXXXX)
 port=$(free_port)
@@ -28,9 +30,7 @@ python3 "$here/../../bench/gen_node.py" --out "$work/home" --accounts 12 --scale
 "$lifeboat" check --read-data -q 2>"$work/err" || { cat "$work/err"; fail "check --read-data through REST"; }
 mkdir "$work/out"
 "$lifeboat" node restore --node web1 --target "$work/out" -q 2>"$work/err" || { cat "$work/err"; fail "node restore through REST"; }
-for a in $(ls "$work/home"); do
-  diff -r --no-dereference "$work/home/$a" "$work/out/$a" >/dev/null || fail "account $a differs after the REST round trip"
-done
+same_accounts "$work/home" "$work/out" "after the REST round trip"
 # The objects are where a restic REST server keeps them.
 [ -f "$STATE/repo/config" ] && [ -n "$(ls "$STATE/repo/snapshots")" ] || fail "no config/snapshots on the server"
 echo "round trip: $(ls "$work/home" | wc -l) accounts exact through rest:http://node1@127.0.0.1:$port/"

@@ -11,6 +11,8 @@ lifeboat=${1:?usage: rest_faults.sh path/to/lifeboat}
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/ports.sh
 . "$here/lib/ports.sh"
+# shellcheck source=lib/accounts.sh
+. "$here/lib/accounts.sh"
 server="$here/../../scripts/start-rclone-rest"
 proxy="$here/../../scripts/fault-proxy"
 work=$(mktemp -d /tmp/lifeboat-rest-faults-XXXXXX)
@@ -47,9 +49,7 @@ for mode in plain append-only; do
   mkdir "$work/out"
   "$lifeboat" node restore --node web1 --target "$work/out" --repo "$faulty" -q 2>"$work/err" ||
     { cat "$work/err"; fail "$mode: node restore through the faulty proxy"; }
-  for a in $(ls "$work/home"); do
-    diff -r --no-dereference "$work/home/$a" "$work/out/$a" >/dev/null || fail "$mode: account $a differs"
-  done
+  same_accounts "$work/home" "$work/out" "($mode)"
   python3 "$proxy" stop --state "$work/proxy"
   counts=$(cat "$work/proxy/fault-proxy.counts")
   faults=$(echo "$counts" | jq '.drop + .lose_response + .truncate + .http500 + .http503')

@@ -1,0 +1,262 @@
+#include "backend/http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <random>
+#include <thread>
+
+#include "base/error.h"
+
+namespace lifeboat::backend {
+
+namespace {
+
+// curl_global_init is not thread-safe: done once, before any handle.
+struct CurlGlobal {
+  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+};
+void init_curl_once() { static CurlGlobal once; }
+
+size_t write_body(char* data, size_t size, size_t n, void* user) {
+  auto* out = static_cast<HttpResponse*>(user);
+  out->body.insert(out->body.end(), reinterpret_cast<uint8_t*>(data),
+                   reinterpret_cast<uint8_t*>(data) + size * n);
+  return size * n;
+}
+
+size_t write_header(char* data, size_t size, size_t n, void* user) {
+  auto* out = static_cast<HttpResponse*>(user);
+  std::string_view line(data, size * n);
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) {
+    if (line.starts_with("HTTP/")) out->headers.clear();  // a new response (after 100, redirects)
+    return size * n;
+  }
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+    value.remove_suffix(1);
+  out->headers.emplace_back(std::move(name), std::string(value));
+  return size * n;
+}
+
+// 507 (the server's storage is full) will not pass on a retry.
+bool retryable_status(long status) { return status == 429 || (status >= 500 && status != 507); }
+
+bool retryable_transport(CURLcode c) {
+  switch (c) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::string HttpResponse::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (k == name) return v;
+  return {};
+}
+
+std::string HttpResponse::detail() const {
+  std::string d(body.begin(), body.begin() + std::min<size_t>(body.size(), 200));
+  while (!d.empty() && (d.back() == '\n' || d.back() == '\r')) d.pop_back();
+  return d;
+}
+
+HttpClient::HttpClient(std::string base, std::string shown, HttpOptions options)
+    : base_(std::move(base)), shown_(std::move(shown)), options_(options) {
+  init_curl_once();
+}
+
+HttpClient::~HttpClient() {
+  for (void* c : idle_) curl_easy_cleanup(static_cast<CURL*>(c));
+}
+
+void HttpClient::set_basic_auth(std::string user, std::string password) {
+  user_ = std::move(user);
+  password_ = std::move(password);
+  sigv4_provider_.clear();
+}
+
+void HttpClient::set_aws_sigv4(std::string provider, std::string key_id, std::string secret) {
+  sigv4_provider_ = std::move(provider);
+  user_ = std::move(key_id);
+  password_ = std::move(secret);
+}
+
+void HttpClient::set_retryable(std::function<bool(const HttpResponse&)> retryable) {
+  extra_retryable_ = std::move(retryable);
+}
+
+bool HttpClient::retryable(const HttpResponse& r) const {
+  return retryable_status(r.status) || (extra_retryable_ && extra_retryable_(r));
+}
+
+void* HttpClient::acquire() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return in_use_ < std::max<size_t>(1, options_.max_connections); });
+  ++in_use_;
+  if (!idle_.empty()) {
+    void* c = idle_.back();
+    idle_.pop_back();
+    return c;
+  }
+  lock.unlock();
+  CURL* c = curl_easy_init();
+  if (!c) {
+    std::lock_guard relock(mu_);
+    --in_use_;
+    cv_.notify_one();
+    throw Error(ErrorCode::kInternal, "libcurl could not make a handle");
+  }
+  return c;
+}
+
+void HttpClient::release(void* curl) {
+  std::lock_guard lock(mu_);
+  idle_.push_back(curl);
+  --in_use_;
+  cv_.notify_one();
+}
+
+HttpResponse HttpClient::perform(const HttpRequest& req) {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  std::string last_error;
+  auto backoff = options_.first_backoff;
+  const std::string_view method(req.method);
+  for (int attempt = 1;; ++attempt) {
+    HttpResponse r;
+    CURL* c = static_cast<CURL*>(acquire());
+    struct Release {
+      HttpClient* self;
+      CURL* c;
+      ~Release() { self->release(c); }
+    } release_guard{this, c};
+    curl_easy_reset(c);  // options only: the connection cache stays
+    const std::string url = base_ + req.path;
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options_.connect_timeout.count()));
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.stall_timeout.count()));
+    if (!sigv4_provider_.empty()) {
+      curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4_provider_.c_str());
+      curl_easy_setopt(c, CURLOPT_USERNAME, user_.c_str());
+      curl_easy_setopt(c, CURLOPT_PASSWORD, password_.c_str());
+    } else if (!user_.empty()) {
+      curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+      curl_easy_setopt(c, CURLOPT_USERNAME, user_.c_str());
+      curl_easy_setopt(c, CURLOPT_PASSWORD, password_.c_str());
+    }
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, write_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+    struct curl_slist* headers = nullptr;
+    // No 100-continue round trip — except under SigV4, where libcurl would
+    // sign the header that only removes Expect and the server's signature
+    // would differ. (S3 servers answer 100 at once, and refuse a doomed
+    // upload, a 412 say, before its body is sent.)
+    if (sigv4_provider_.empty()) headers = curl_slist_append(headers, "Expect:");
+    for (const auto& h : req.headers) headers = curl_slist_append(headers, h.c_str());
+    std::string range;
+    if (method == "HEAD") {
+      curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    } else if (method == "POST" || method == "PUT") {
+      // The body is sent from the caller's buffer: no copy.
+      curl_easy_setopt(c, CURLOPT_POST, 1L);
+      curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
+      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+      if (method == "PUT") curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
+      headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+    } else if (method == "DELETE") {
+      curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+    }
+    if (req.range) {
+      range = std::to_string(req.range->first) + "-" + std::to_string(req.range->second);
+      curl_easy_setopt(c, CURLOPT_RANGE, range.c_str());
+      r.body.reserve(req.range->second - req.range->first + 1);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    char errbuf[CURL_ERROR_SIZE] = {};
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    const CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(headers);
+    if (rc == CURLE_OK) {
+      curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+      curl_off_t length = -1;
+      curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+      if (length >= 0) r.content_length = static_cast<uint64_t>(length);
+      r.attempts = attempt;
+      if (!retryable(r)) return r;
+      if (attempt >= options_.attempts && !retryable_status(r.status)) return r;
+      const std::string detail = r.detail();
+      last_error = "HTTP " + std::to_string(r.status) + (detail.empty() ? "" : ": " + detail);
+      if (attempt >= options_.attempts)
+        throw Error(ErrorCode::kUnavailable,
+                    "the server at " + shown_ + " keeps failing (" + std::string(method) + " " +
+                        req.path + ": " + last_error + ", " + std::to_string(attempt) +
+                        " attempts); see its log");
+    } else {
+      if (!retryable_transport(rc))
+        throw Error(ErrorCode::kIo, std::string(method) + " " + shown_ + req.path + ": " +
+                                        (errbuf[0] ? errbuf : curl_easy_strerror(rc)));
+      last_error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    }
+    if (attempt >= options_.attempts)
+      throw Error(ErrorCode::kUnavailable,
+                  "cannot reach " + shown_ + " (" + std::string(method) + " " + req.path + ": " +
+                      last_error + ", " + std::to_string(attempt) +
+                      " attempts); check that the server is up and the URL is right");
+    // Exponential backoff with full jitter: many clients do not retry in step.
+    std::uniform_int_distribution<int64_t> jitter(backoff.count() / 2, backoff.count());
+    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
+    backoff = std::min(options_.max_backoff, backoff * 2);
+  }
+}
+
+Bytes HttpClient::load(HttpRequest req, const std::string& object, uint64_t offset, uint64_t length,
+                       const std::function<std::optional<uint64_t>()>& size,
+                       const std::function<void(const HttpRequest&, const HttpResponse&)>& fail) {
+  const auto past_end = [&] { return Error(ErrorCode::kCorrupt, object + ": range past the end in " + shown_); };
+  if (length > 0 && offset > UINT64_MAX - length) throw past_end();
+  if (offset > 0 || length > 0) {
+    if (length == 0) {
+      const auto total = size();
+      if (!total) throw Error(ErrorCode::kNotFound, object + ": not found in " + shown_);
+      if (offset > *total) throw past_end();
+      if (offset == *total) return {};
+      length = *total - offset;
+    }
+    req.range = std::make_pair(offset, offset + length - 1);
+  }
+  HttpResponse r = perform(req);
+  if (r.status != 200 && r.status != 206) {
+    fail(req, r);
+    throw Error(ErrorCode::kIo, object + ": " + req.method + " " + shown_ + " answered HTTP " + std::to_string(r.status));
+  }
+  // A server that ignores Range answers 200 with everything; one that
+  // cannot serve it may answer short (rclone: 206 with nothing).
+  if (req.range && r.body.size() != length)
+    throw Error(ErrorCode::kCorrupt, object + " in " + shown_ + ": asked for " + std::to_string(length) +
+                                         " bytes at " + std::to_string(offset) + ", got " +
+                                         std::to_string(r.body.size()) + " (range past the end?)");
+  return std::move(r.body);
+}
+
+}  // namespace lifeboat::backend
