@@ -4,6 +4,7 @@
 
 #include "backend/local_backend.h"
 #include "backend/rest_backend.h"
+#include "backend/sftp_backend.h"
 
 namespace lifeboat::backend {
 
@@ -80,6 +81,8 @@ std::unique_ptr<Backend> open_backend(const std::string& location) {
     why = "the in-memory backend exists only for tests; use a local path";
   } else if (scheme == "rest") {
     return std::make_unique<RestBackend>(location.substr(5));
+  } else if (scheme == "sftp") {
+    return std::make_unique<SftpBackend>(location.substr(5));
   } else if (scheme == "s3" || scheme == "sftp") {
     why = "'" + std::string(scheme) +
           "' repositories are not supported by this build yet; use a local path";

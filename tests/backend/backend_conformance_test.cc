@@ -20,7 +20,9 @@
 #include "backend/local_backend.h"
 #include "backend/mem_backend.h"
 #include "backend/rest_backend.h"
+#include "backend/sftp_backend.h"
 #include "support/rest_server.h"
+#include "support/sshd_server.h"
 #include "base/hex.h"
 
 namespace lifeboat::backend {
@@ -334,6 +336,23 @@ class ServedRest : public RestBackend {
   std::unique_ptr<test::RestServer> server_;
 };
 
+// An SFTP backend that owns the sshd it talks to (one per test); the
+// repository is "repo" in the test user's home.
+class ServedSftp : public SftpBackend {
+ public:
+  explicit ServedSftp(std::unique_ptr<test::SshdServer> server)
+      : SftpBackend(server->authority() + server->home() + "/repo", options_for(*server)), server_(std::move(server)) {}
+
+ private:
+  static SftpOptions options_for(const test::SshdServer& server) {
+    SftpOptions o;
+    o.identity_file = server.identity();
+    o.known_hosts_file = server.known_hosts();
+    return o;
+  }
+  std::unique_ptr<test::SshdServer> server_;
+};
+
 const BackendFactory kBackends[] = {
     {"Mem", [](const std::string&) { return std::make_unique<MemBackend>(); }},
     {"Local",
@@ -343,6 +362,10 @@ const BackendFactory kBackends[] = {
        return std::make_unique<ServedRest>(std::make_unique<test::RestServer>(scratch + "/rclone"));
      },
      false},
+    {"Sftp",
+     [](const std::string& scratch) {
+       return std::make_unique<ServedSftp>(std::make_unique<test::SshdServer>(scratch + "/sshd"));
+     }},
 };
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, BackendConformance, ::testing::ValuesIn(kBackends),
