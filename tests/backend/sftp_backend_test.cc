@@ -165,6 +165,39 @@ TEST_F(SftpServer, UnreachableIsUnavailableWithinSeconds) {
   EXPECT_LT(took, std::chrono::seconds(10));
 }
 
+// A server that stops answering mid-transfer without closing (the proxy
+// stalls every connection after 20 kB, past the login): the watchdog gives
+// up on each attempt after stall_timeout, and the save fails in one line.
+TEST_F(SftpServer, StalledConnectionIsGivenUp) {
+  SftpBackend(url(), options()).create();
+  const int pport = test::free_loopback_port();
+  const std::string proxy = std::string("python3 '") + LIFEBOAT_SOURCE_DIR + "/scripts/tcp-fault-proxy' ";
+  const std::string state = " --state '" + scratch_ + "/proxy'";
+  ASSERT_EQ(std::system((proxy + "start --port " + std::to_string(pport) + " --target " +
+                         std::to_string(server_->port()) +
+                         " --rate 1 --faults stall --min-bytes 20000 --max-bytes 20000 --stall-ms 60000" + state)
+                            .c_str()),
+            0);
+  SftpOptions o = options();
+  o.stall_timeout = std::chrono::seconds(1);
+  o.attempts = 2;
+  std::ofstream(o.known_hosts_file, std::ios::app)
+      << "[127.0.0.1]:" << pport << " " << [&] {
+           std::ifstream pub(scratch_ + "/sshd/host_ed25519.pub");
+           std::string type, key;
+           pub >> type >> key;
+           return type + " " + key;
+         }() << "\n";
+  SftpBackend b("sftptest@127.0.0.1:" + std::to_string(pport) + server_->home() + "/repo", o);
+  const auto start = std::chrono::steady_clock::now();
+  Error e = error_of([&] { b.save({ObjectType::kData, hex_name(5)}, pattern(1 << 20, 5)); });
+  const auto took = std::chrono::steady_clock::now() - start;
+  std::system((proxy + "stop" + state).c_str());
+  EXPECT_EQ(e.code(), ErrorCode::kUnavailable) << e.what();
+  EXPECT_NE(e.message().find("no answer for 1 s, 2 attempts"), std::string::npos) << e.what();
+  EXPECT_LT(took, std::chrono::seconds(15));
+}
+
 TEST_F(SftpServer, PermissionDeniedNamesThePath) {
   // A directory of root's that the test user may not write to.
   const std::string locked = scratch_ + "/locked";
