@@ -5,6 +5,7 @@
 #include "backend/local_backend.h"
 #include "backend/rest_backend.h"
 #include "backend/s3_backend.h"
+#include "backend/sftp_backend.h"
 
 namespace lifeboat::backend {
 
@@ -85,11 +86,10 @@ std::unique_ptr<Backend> open_backend(const std::string& location) {
     return std::make_unique<S3Backend>(location.substr(3), S3Settings::from_environment(),
                                        S3Options::from_environment());
   } else if (scheme == "sftp") {
-    why = "'" + std::string(scheme) +
-          "' repositories are not supported by this build yet; use a local path";
+    return std::make_unique<SftpBackend>(location.substr(5));
   } else {
     why = "unknown scheme '" + std::string(scheme) +
-          "'; use a local path (write './" + location +
+          "'; use a local path, rest:, s3: or sftp: (write './" + location +
           "' for a local directory whose name contains ':')";
   }
   throw Error(ErrorCode::kInvalidArgument,

@@ -1,5 +1,5 @@
 // The storage interface every repository location implements (local
-// directory, memory for tests, and later REST, S3, SFTP), plus the one module
+// directory, memory for tests, REST, S3, SFTP), plus the one module
 // that owns object naming and sharding.
 //
 // Contract, for every implementation:
@@ -7,7 +7,9 @@
 //   and survives a crash; a reader never sees a partial object (absent or
 //   complete). Objects are create-only (law 1): saving a name that exists
 //   throws Error(kAlreadyExists) — except ObjectType::kLock, which may be
-//   replaced.
+//   replaced. A remote backend may instead report saved when the object
+//   there is these very bytes: it cannot tell that from its own earlier
+//   attempt whose answer was lost.
 // - load() reads what save() wrote (read-after-write). A missing object
 //   throws Error(kNotFound); a range past the end throws Error(kCorrupt).
 // - Transient failures throw Error(kUnavailable) (retryable); everything
@@ -73,11 +75,11 @@ class Backend {
 };
 
 // Opens a repository location given on the command line: a plain path is a
-// local directory (relative paths are made absolute). A location that starts
-// with a URL scheme ("<letter><letters, digits, + - .>:") is a remote one;
-// none is supported yet (remote URL schemes are added by the backends issue),
-// and "mem:" is for tests only, so these throw Error(kInvalidArgument). A
-// local directory whose name looks like a scheme is written "./name:...".
+// local directory (relative paths are made absolute); "rest:", "s3:" and
+// "sftp:" locations are remote (see each backend's header for its URL form
+// and credentials). "mem:" is for tests only and, like an unknown scheme,
+// throws Error(kInvalidArgument). A local directory whose name looks like a
+// scheme is written "./name:...".
 std::unique_ptr<Backend> open_backend(const std::string& location);
 
 }  // namespace lifeboat::backend

@@ -234,6 +234,10 @@ RestServer::RestServer(ServeOptions options, Credentials credentials)
   impl->server->Post(".*", handler);
   impl->server->Delete(".*", handler);
   impl->server->set_payload_max_length(1ull << 30);
+  // Without it, each response's last segment waits for the client's delayed
+  // ACK (40 ms): a restore's thousands of small ranged reads ran 30x slower
+  // than from a local repository.
+  impl->server->set_tcp_nodelay(true);
   impl->server->set_logger([impl](const httplib::Request& req, const httplib::Response& res) {
     if (!impl->options.log) return;
     impl->options.log(now_text() + " " + req.remote_addr + " " + res.get_header_value("X-Lifeboat-Credential") +

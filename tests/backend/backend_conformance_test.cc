@@ -21,8 +21,10 @@
 #include "backend/mem_backend.h"
 #include "backend/rest_backend.h"
 #include "backend/s3_backend.h"
+#include "backend/sftp_backend.h"
 #include "support/rest_server.h"
 #include "support/rgw_server.h"
+#include "support/sshd_server.h"
 #include "base/hex.h"
 
 namespace lifeboat::backend {
@@ -361,6 +363,23 @@ std::unique_ptr<Backend> make_s3() {
                                      settings, options);
 }
 
+// An SFTP backend that owns the sshd it talks to (one per test); the
+// repository is "repo" in the test user's home.
+class ServedSftp : public SftpBackend {
+ public:
+  explicit ServedSftp(std::unique_ptr<test::SshdServer> server)
+      : SftpBackend(server->authority() + server->home() + "/repo", options_for(*server)), server_(std::move(server)) {}
+
+ private:
+  static SftpOptions options_for(const test::SshdServer& server) {
+    SftpOptions o;
+    o.identity_file = server.identity();
+    o.known_hosts_file = server.known_hosts();
+    return o;
+  }
+  std::unique_ptr<test::SshdServer> server_;
+};
+
 const BackendFactory kBackends[] = {
     {"Mem", [](const std::string&) { return std::make_unique<MemBackend>(); }},
     {"Local",
@@ -371,6 +390,11 @@ const BackendFactory kBackends[] = {
      },
      false},
     {"S3", [](const std::string&) { return make_s3(); }},
+
+    {"Sftp",
+     [](const std::string& scratch) {
+       return std::make_unique<ServedSftp>(std::make_unique<test::SshdServer>(scratch + "/sshd"));
+     }},
 };
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, BackendConformance, ::testing::ValuesIn(kBackends),
