@@ -54,7 +54,7 @@ import run_bench as rb
 BEGIN, END = "<!-- bench-backends:begin -->", "<!-- bench-backends:end -->"
 SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts")
 TOOLS = ("lifeboat", "restic")
-DEFAULT_SCALE = 0.22          # with 200 accounts: ~1 GB, ~110k files
+DEFAULT_SCALE = 0.22          # with 200 accounts: 1.14 GB, ~120k files, 28.6k directories
 UNSUPPORTED = "not supported by this build"
 
 
@@ -81,8 +81,59 @@ def alive(pid):
         return False
 
 
+class CpuGroup:
+    """A cgroup of its own for a server's processes (cgroup v2, else v1 cpuacct): the CPU time of everything
+    they start counts, reparented or not (sshd's per-connection processes end up under PID 1).  Where there
+    is none (not root, no cgroup filesystem), `path` is None and callers fall back to cpu_seconds()."""
+
+    def __init__(self, name):
+        self.path = self.usage = None
+        try:
+            with open("/proc/mounts") as f:
+                mounts = [line.split() for line in f]
+        except OSError:
+            return
+        cands = [(m[1], "cpu.stat") for m in mounts if m[2] == "cgroup2"]
+        cands += [(m[1], "cpuacct.usage") for m in mounts if m[2] == "cgroup" and "cpuacct" in m[3].split(",")]
+        for base, usage in cands:
+            path = os.path.join(base, name)
+            try:
+                os.mkdir(path)
+            except OSError:
+                continue
+            self.path, self.usage = path, usage
+            return
+
+    def add(self, pids):
+        for pid in pids:
+            try:
+                with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+                    f.write(f"{pid}\n")
+            except OSError:
+                pass    # gone already
+
+    def seconds(self):
+        with open(os.path.join(self.path, self.usage)) as f:
+            text = f.read()
+        if self.usage == "cpu.stat":
+            return int(dict(line.split() for line in text.splitlines())["usage_usec"]) / 1e6
+        return int(text) / 1e9
+
+    def remove(self):
+        """Once its processes are gone (a stopped server's stragglers exit within moments)."""
+        for _ in range(50):
+            try:
+                os.rmdir(self.path)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)
+        rb.log(f"  cgroup {self.path} still busy; left in place")
+
+
 def cpu_seconds(pids):
-    """CPU time of the processes and of the children they have reaped (sshd: one child per connection)."""
+    """CPU time of the processes and of the children they have reaped."""
     total = 0.0
     for pid in pids:
         try:
@@ -166,7 +217,19 @@ class Backend:
     def stop(self):
         kill_pids(self.pids)
 
+    def track(self):
+        """After start: the server's processes into a cgroup of their own, for their CPU time."""
+        self.group = CpuGroup(f"lifeboat-bench-{self.key}-{os.getpid()}-{self.port}") if self.pids else None
+        if self.group and self.group.path:
+            self.group.add(self.pids)
+
+    def untrack(self):
+        if getattr(self, "group", None) and self.group.path:
+            self.group.remove()
+
     def cpu(self):
+        if getattr(self, "group", None) and self.group.path:
+            return self.group.seconds()
         settle(self.pids)
         return cpu_seconds(self.pids)
 
@@ -477,6 +540,7 @@ class BackendsBench:
             rb.log(f"backends run {i + 1}: {key} / {tool.name}: starting the server")
             t0 = time.perf_counter()
             srv.start()
+            srv.track()
             res["server_start_s"] = round(time.perf_counter() - t0, 2)
             env = tool.env(rd)
             env.update(srv.tool_env(tool.name))
@@ -521,6 +585,7 @@ class BackendsBench:
             rb.log(f"backends run {i + 1}: {key} / {tool.name}: FAILED: {e}")
         finally:
             srv.stop()
+            srv.untrack()
             if not a.keep:
                 shutil.rmtree(rd, ignore_errors=True)
                 self.scratch.trim()
@@ -645,8 +710,8 @@ def report(sec, results, summ, machine, versions, cmdline, started):
                      f"{sc} | {'–' if k == 'local' else rb.fmt_s(s['server_start_s'])} |")
     L.append("")
     L.append("Stored: `du -sb` of the repository on the server's disk (S3: the bucket's object bytes, `radosgw-admin bucket "
-             "stats`). Peak RSS and CPU: the client command's. Server CPU: the server's processes and the children they reaped "
-             "(sshd: one per connection), during the command. Server start: not in the times above.")
+             "stats`). Peak RSS and CPU: the client command's. Server CPU: the server's processes and all they started "
+             "(sshd: one process per connection), during the command, from a cgroup of their own. Server start: not in the times above.")
     L.append("")
     L.append("How: the backup is `lifeboat backup NODE --account node` and `restic backup --host benchnode NODE` (the "
              "'first backup' of the first section: the whole node as one snapshot); the restore `lifeboat restore latest "
