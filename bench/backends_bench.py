@@ -473,13 +473,13 @@ class BackendsBench:
         self.skip = {}
 
     def probe(self, key):
-        """Why lifeboat cannot use this backend, or None.  Against a port where nothing listens: a build
+        """Why this backend's row is skipped (no server script; lifeboat cannot use it), or None.  Against a port where nothing listens: a build
         without the backend says so at once; one with it tries to connect and is stopped after 3 s."""
         b = BACKENDS[key](self, "/nonexistent/lifeboat-bench-probe")
         ok, why = b.available()
         if not ok:
             return why
-        if key in ("local", "serve"):
+        if key in ("local", "serve") or "lifeboat" not in self.tools:
             return None
         env = dict(os.environ, LIFEBOAT_PASSWORD=rb.PASSWORD, **b.tool_env("lifeboat"))
         try:
@@ -495,6 +495,9 @@ class BackendsBench:
     def run(self):
         a = self.args
         for t in TOOLS:
+            if t not in a.tool_list:
+                self.skip[("tool", t)] = "left out (--tools)"
+                continue
             tool = rb.TOOLS[t](a, self.bench.node)
             ok, why = tool.available()
             if ok:
@@ -778,10 +781,12 @@ def finish_arguments(ap, args):
 
 def command_line(args):
     lb = os.path.relpath(args.lifeboat, rb.ROOT) if args.lifeboat.startswith(rb.ROOT + os.sep) else args.lifeboat
-    return "python3 bench/run_bench.py " + " ".join(shlex.quote(x) for x in [
-        "--lifeboat", lb, "--backends-only", "--backends", ",".join(args.backends_list), "--accounts", str(args.accounts),
-        "--backends-scale", f"{args.backends_scale:g}", "--seed", str(args.seed), "--backends-runs", str(args.backends_runs),
-        "--workdir", args.workdir])
+    tools = [t for t in TOOLS if t in args.tool_list]
+    words = ["--lifeboat", lb, "--backends-only"] + (["--tools", ",".join(tools)] if len(tools) < len(TOOLS) else [])
+    words += ["--backends", ",".join(args.backends_list), "--accounts", str(args.accounts), "--backends-scale",
+              f"{args.backends_scale:g}", "--seed", str(args.seed), "--backends-runs", str(args.backends_runs),
+              "--workdir", args.workdir]
+    return "python3 bench/run_bench.py " + " ".join(shlex.quote(x) for x in words)
 
 
 def run_section(args, scratch, machine, started):
