@@ -5,6 +5,7 @@
             --workdir /var/tmp/lifeboat-bench --out docs/BENCHMARKS.md --tools lifeboat,restic,borg]
     python3 bench/run_bench.py --quick --tools restic,borg      # smoke test of the harness
     python3 bench/run_bench.py --node-only --node-runs 3        # only the node section (below)
+    python3 bench/run_bench.py --backends-only                  # only the backends section (bench/backends_bench.py)
 
 The node is generated once (bench/gen_node.py, kept as a pristine copy in the
 work directory and reused while its parameters do not change).  Then, for each
@@ -55,6 +56,11 @@ written (lifeboat), peak RSS, CPU.  Each restored node is compared with the
 source like the full restore above, and with diff -r per account in the
 first run (--node-diff).  Report between <!-- bench-node:begin --> and
 <!-- bench-node:end -->, raw results in bench/out/node-results.json.
+
+The backends section (last; --no-backends skips it, --backends-only runs only
+it) is bench/backends_bench.py: first backup and full restore of a ~1 GB
+node through each backend on loopback (local, rclone REST, lifeboat serve,
+S3 on Ceph RGW, SFTP on sshd), lifeboat and restic on the same servers.
 """
 
 from __future__ import annotations
@@ -1544,6 +1550,8 @@ def main():
     g.add_argument("--node-diff", choices=("first", "all", "none"), default="first",
                    help="diff -r every restored account against the node: in the first run of each way (default), all runs, never")
     g.add_argument("--node-results", default=os.path.join(HERE, "out", "node-results.json"), help="raw results of the node section")
+    import backends_bench   # here, not at the top: it imports this module
+    backends_bench.add_arguments(ap)
     args = ap.parse_args()
     args.accounts = args.accounts or (20 if args.quick else 200)
     args.scale = args.scale or (0.05 if args.quick else 1.0)
@@ -1551,6 +1559,7 @@ def main():
     args.node_runs = args.node_runs or (1 if args.quick else 2)
     args.out = args.out or (os.path.join(HERE, "out", "BENCHMARKS-quick.md") if args.quick else os.path.join(ROOT, "docs", "BENCHMARKS.md"))
     args.lifeboat = os.path.abspath(args.lifeboat)
+    backends_bench.finish_arguments(ap, args)
     args.tool_list = [t.strip() for t in args.tools.split(",") if t.strip()]
     for t in args.tool_list:
         if t not in TOOLS:
@@ -1604,11 +1613,12 @@ def run(args, scratch, started, cmdline):
             log(f"{t}: not run: {avail[t][1]}")
     log(f"machine: {machine}")
     log(f"versions: {versions}")
-    bench.prepare()
+    if not args.backends_only:
+        bench.prepare()
     t_start = time.time()
     failed = []
     classic = None
-    if not args.node_only:
+    if not args.node_only and not args.backends_only:
         results = []
         for i in range(args.runs):
             order = tools[i % len(tools):] + tools[:i % len(tools)] if tools else []
@@ -1636,7 +1646,7 @@ def run(args, scratch, started, cmdline):
         failed += [f"{r['tool']} run {r['run']}" for r in results if not r["ok"]]
     else:
         classic = earlier_classic(args)
-    if not args.no_node_steps:
+    if not args.no_node_steps and not args.backends_only:
         t_node = time.time()
         nb = NodeBench(bench, args, tools)
         nres = nb.run()
@@ -1654,6 +1664,9 @@ def run(args, scratch, started, cmdline):
         print(section)
         failed += [f"node section: {t} backup" for t, b in nres["backup"].items() if not b.get("ok")]
         failed += [f"node section: {r['variant']} run {r['run']}" for r in nres["runs"] if not r["ok"]]
+    if not args.no_backends and not args.node_only:
+        import backends_bench
+        failed += backends_bench.run_section(args, scratch, machine, started)
     log(f"total {time.time() - t_start:.0f} s")
     if failed:
         log("failures: " + ", ".join(failed))
