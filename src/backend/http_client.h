@@ -88,8 +88,9 @@ class HttpClient {
              const std::function<void(const HttpRequest&, const HttpResponse&)>& fail);
 
  private:
-  void* acquire();  // a CURL easy handle (waits for a free slot)
-  void release(void* curl);
+  struct Handle;      // a CURL easy handle and the socket of its connection
+  Handle* acquire();  // waits for a free slot
+  void release(Handle* handle);
   bool retryable(const HttpResponse& r) const;
 
   std::string base_, shown_;
@@ -99,7 +100,7 @@ class HttpClient {
   std::function<bool(const HttpResponse&)> extra_retryable_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<void*> idle_;  // CURL* handles kept for their connections
+  std::vector<Handle*> idle_;  // kept for their connections
   size_t in_use_ = 0;
 };
 
