@@ -629,6 +629,30 @@ Bytes Repository::load_blob_at(const BlobLocation& loc) const {
   return out;
 }
 
+std::vector<std::optional<Bytes>> Repository::load_blobs_in_one_read(
+    const std::vector<BlobLocation>& locs) const {
+  std::vector<std::optional<Bytes>> out(locs.size());
+  if (locs.empty()) return out;
+  const uint64_t first = locs.front().entry.offset;
+  const uint64_t end = locs.back().entry.offset + locs.back().entry.stored_length;
+  const Bytes stored = backend_->load({ObjectType::kData, locs.front().pack.hex()}, first, end - first);
+  crypto::Aead aead(pack_subkey(keys_.encryption, locs.front().salt));
+  Bytes scratch;
+  for (size_t i = 0; i < locs.size(); ++i) {
+    const PackEntry& e = locs[i].entry;
+    if (e.offset < first || e.offset + e.stored_length > first + stored.size()) continue;
+    try {
+      Bytes blob;
+      decode_blob(aead, *hasher_, e, ByteView(stored).subspan(e.offset - first, e.stored_length), locs[i].pack,
+                  blob, scratch);
+      out[i] = std::move(blob);
+    } catch (const Error&) {
+      // Left to load_blob, which knows where else to look.
+    }
+  }
+  return out;
+}
+
 Tree Repository::load_tree(const Id& id) const {
   Bytes raw = load_blob(BlobType::kTree, id);
   try {

@@ -180,6 +180,12 @@ class Repository {
   // kNotFound if no pack has it, kCorrupt if no copy passes verification.
   Bytes load_blob(BlobType type, const Id& id) const;
   Tree load_tree(const Id& id) const;
+  // Reads the blobs at `locs` — all in one pack, sorted by offset, close
+  // together — with one ranged read and verifies each: one request instead
+  // of one per blob (a restore's tree walk over a remote repository). An
+  // entry is nullopt when that blob did not verify; the caller loads it
+  // alone with load_blob's fallbacks. Throws what the read throws.
+  std::vector<std::optional<Bytes>> load_blobs_in_one_read(const std::vector<BlobLocation>& locs) const;
   // Stores a tree blob (deduplicated like any blob) and returns its id.
   Id save_tree(const Tree& tree, SaveTally* tally = nullptr);
 

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <map>
 #include <set>
 #include <string>
 #include <tuple>
@@ -182,21 +183,28 @@ class TestRepo {
     return top;
   }
 
-  // Data loads that were not exactly one tree blob (the restorer's content
-  // reads), and their bytes.
+  // Data loads that touched a data blob (the restorer's content reads, not
+  // the tree walk's reads of one or several tree blobs), and their bytes.
   std::pair<uint64_t, uint64_t> content_loads() {
-    std::set<std::tuple<std::string, uint64_t, uint64_t>> trees;
+    std::map<std::string, std::vector<std::pair<uint64_t, uint64_t>>> data_blobs;  // pack -> [begin, end)
     repo->index().for_each([&](const repo::BlobLocation& l) {
-      if (l.entry.type == repo::BlobType::kTree)
-        trees.emplace(l.pack.hex(), l.entry.offset, l.entry.stored_length);
+      if (l.entry.type != repo::BlobType::kTree)
+        data_blobs[l.pack.hex()].emplace_back(l.entry.offset, l.entry.offset + l.entry.stored_length);
     });
     uint64_t n = 0, bytes = 0;
     for (const auto& l : counting->loads) {
-      if (trees.count({l.pack, l.offset, l.length})) continue;
+      bool touches_data = false;
+      for (const auto& [b, e] : data_blobs[l.pack]) touches_data |= b < l.offset + l.length && l.offset < e;
+      if (!touches_data) continue;
       ++n;
       bytes += l.length;
     }
     return {n, bytes};
+  }
+
+  // Data loads that read tree blobs only (the tree walk's).
+  uint64_t tree_loads() {
+    return counting->loads.size() - content_loads().first;  // loads holds data loads only
   }
 
   // Packs holding at least one data blob.
