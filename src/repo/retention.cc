@@ -1,0 +1,90 @@
+#include "repo/retention.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <optional>
+
+namespace lifeboat::repo {
+
+namespace {
+
+constexpr int64_t kSecond = 1000000000;
+
+int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// The calendar buckets of a time (UTC), one per rule.
+struct Buckets {
+  int64_t hour, day, week, month, year;
+};
+
+Buckets buckets_of(UnixNanos t) {
+  using namespace std::chrono;
+  const int64_t seconds = floor_div(t, kSecond);
+  const int64_t day = floor_div(seconds, 86400);
+  const year_month_day ymd{sys_days{days{day}}};
+  // 1970-01-01 was a Thursday: +3 makes ISO weeks start on Monday.
+  return {floor_div(seconds, 3600), day, floor_div(day + 3, 7),
+          int64_t{static_cast<int>(ymd.year())} * 12 + static_cast<unsigned>(ymd.month()),
+          int64_t{static_cast<int>(ymd.year())}};
+}
+
+}  // namespace
+
+std::vector<RetentionDecision> decide_retention(const std::vector<RetentionSnapshot>& group,
+                                                const RetentionPolicy& policy, UnixNanos now,
+                                                int64_t future_tolerance_ns) {
+  std::vector<RetentionDecision> out(group.size());
+  if (policy.empty()) {
+    for (auto& d : out) d = {true, {"no policy"}};
+    return out;
+  }
+  std::vector<size_t> order(group.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return group[a].time > group[b].time; });
+
+  struct Rule {
+    const char* name;
+    int left;
+    int64_t Buckets::*bucket;  // null: every snapshot is its own bucket (last)
+    int64_t seen = 0;
+    bool any = false;
+  };
+  Rule rules[] = {{"last", policy.last, nullptr},          {"hourly", policy.hourly, &Buckets::hour},
+                  {"daily", policy.daily, &Buckets::day},  {"weekly", policy.weekly, &Buckets::week},
+                  {"monthly", policy.monthly, &Buckets::month}, {"yearly", policy.yearly, &Buckets::year}};
+
+  const UnixNanos future = now + future_tolerance_ns;
+  std::optional<UnixNanos> newest;  // the newest snapshot not from the future
+  for (size_t i : order) {
+    if (group[i].time <= future) {
+      newest = group[i].time;
+      break;
+    }
+  }
+  for (size_t i : order) {
+    const RetentionSnapshot& s = group[i];
+    RetentionDecision& d = out[i];
+    if (s.time > future) {
+      d = {true, {"dated in the future"}};
+      continue;
+    }
+    const Buckets b = buckets_of(s.time);
+    for (Rule& r : rules) {
+      if (r.left == 0) continue;
+      const int64_t bucket = r.bucket ? b.*(r.bucket) : static_cast<int64_t>(i);
+      if (r.any && r.bucket && bucket == r.seen) continue;  // this bucket already has its newest
+      r.any = true;
+      r.seen = bucket;
+      if (r.left > 0) --r.left;
+      d.reasons.emplace_back(r.name);
+    }
+    if (policy.within_ns > 0 && newest && s.time >= *newest - policy.within_ns) d.reasons.emplace_back("within");
+    for (const std::string& t : policy.keep_tags)
+      if (std::find(s.tags.begin(), s.tags.end(), t) != s.tags.end()) d.reasons.push_back("tag:" + t);
+    d.keep = !d.reasons.empty();
+  }
+  return out;
+}
+
+}  // namespace lifeboat::repo
