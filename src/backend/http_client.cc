@@ -6,8 +6,6 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <random>
-#include <thread>
 
 #include "base/error.h"
 
@@ -173,9 +171,8 @@ void HttpClient::release(Handle* handle) {
 }
 
 HttpResponse HttpClient::perform(const HttpRequest& req) {
-  thread_local std::mt19937_64 rng(std::random_device{}());
   std::string last_error;
-  auto backoff = options_.first_backoff;
+  Backoff backoff(options_);
   const std::string_view method(req.method);
   for (int attempt = 1;; ++attempt) {
     HttpResponse r;
@@ -265,10 +262,7 @@ HttpResponse HttpClient::perform(const HttpRequest& req) {
                   "cannot reach " + shown_ + " (" + std::string(method) + " " + req.path + ": " +
                       last_error + ", " + std::to_string(attempt) +
                       " attempts); check that the server is up and the URL is right");
-    // Exponential backoff with full jitter: many clients do not retry in step.
-    std::uniform_int_distribution<int64_t> jitter(backoff.count() / 2, backoff.count());
-    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
-    backoff = std::min(options_.max_backoff, backoff * 2);
+    backoff.wait();
   }
 }
 

@@ -14,15 +14,13 @@
 #include <utility>
 #include <vector>
 
+#include "backend/retry.h"
 #include "base/bytes.h"
 
 namespace lifeboat::backend {
 
-struct HttpOptions {
+struct HttpOptions : RetryOptions {
   size_t max_connections = 8;
-  int attempts = 5;  // tries per request for transient failures
-  std::chrono::milliseconds first_backoff{200};
-  std::chrono::milliseconds max_backoff{5000};
   std::chrono::seconds connect_timeout{10};
   std::chrono::seconds stall_timeout{60};  // no byte moved for this long: give up the attempt
 };

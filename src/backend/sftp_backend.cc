@@ -508,8 +508,7 @@ void SftpBackend::watch() {
 
 template <typename Op>
 auto SftpBackend::run(const std::string& what, Op&& op) {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  auto backoff = options_.first_backoff;
+  Backoff backoff(options_);
   for (int attempt = 1;; ++attempt) {
     std::string error;
     try {
@@ -541,10 +540,7 @@ auto SftpBackend::run(const std::string& what, Op&& op) {
       throw Error(ErrorCode::kUnavailable,
                   "cannot reach " + shown_ + " (" + what + ": " + error + ", " + std::to_string(attempt) +
                       " attempts); check that the server is up, the URL is right and ssh can log in there");
-    // Exponential backoff with full jitter: many clients do not retry in step.
-    std::uniform_int_distribution<int64_t> jitter(backoff.count() / 2, backoff.count());
-    std::this_thread::sleep_for(std::chrono::milliseconds(jitter(rng)));
-    backoff = std::min(options_.max_backoff, backoff * 2);
+    backoff.wait();
   }
 }
 

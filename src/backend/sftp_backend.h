@@ -43,14 +43,12 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/retry.h"
 
 namespace lifeboat::backend {
 
-struct SftpOptions {
+struct SftpOptions : RetryOptions {
   size_t max_connections = 4;
-  int attempts = 5;  // tries per operation for transient failures
-  std::chrono::milliseconds first_backoff{200};
-  std::chrono::milliseconds max_backoff{5000};
   std::chrono::seconds connect_timeout{10};  // TCP connect, key exchange, authentication
   std::chrono::seconds stall_timeout{60};    // one request without an answer this long: reconnect
   std::string identity_file;     // empty: $LIFEBOAT_SFTP_IDENTITY, else ssh-agent and default keys
