@@ -68,6 +68,12 @@ bool unchanged(const repo::Node& old, const repo::Node& now) {
 }
 
 class Archiver {
+  bool can_reuse_content(const repo::Node& old) const {
+    for (const auto& part : old.content)
+      if (!part.is_hole() && !repo_.can_reference(part.blob)) return false;
+    return true;
+  }
+
  public:
   Archiver(repo::Repository& repo, const std::string& root, const BackupOptions& options)
       : repo_(repo),
@@ -230,7 +236,9 @@ void Archiver::process_dir(const std::shared_ptr<DirJob>& job) {
     } else if (node.type == repo::NodeType::kFile) {
       ++seen_files;
       seen_bytes += node.size;
-      if (prev && unchanged(*prev, node)) {
+      // A pending prune plan may be about to delete the parent's copy of
+      // this content (repo/writer_registration.h): then read the file again.
+      if (prev && unchanged(*prev, node) && can_reuse_content(*prev)) {
         node.content = prev->content;
         ++unmodified;
         unmodified_bytes += node.size;

@@ -14,6 +14,7 @@
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
 #include "node/node_backup.h"
+#include "repo/writer_registration.h"
 
 namespace lifeboat::cli {
 
@@ -112,6 +113,8 @@ CommandRun setup_backup(CLI::App& app, const GlobalOptions& g) {
     if (auto commands = f->databases.commands()) dumper.emplace(*commands);
     std::string root = source_directory(f->path);
     auto repo = open_repository(g, true, nullptr, /*for_backup=*/true);
+    // A concurrent prune must not delete what this backup relies on.
+    repo::WriterRegistration writer(*repo, "backup " + f->node + "/" + f->account);
 
     backup::BackupOptions options;
     options.account = f->account;

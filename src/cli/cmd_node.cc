@@ -18,6 +18,7 @@
 #include "node/accounts.h"
 #include "node/node_backup.h"
 #include "node/node_status.h"
+#include "repo/writer_registration.h"
 
 namespace lifeboat::cli {
 
@@ -116,6 +117,8 @@ int run_node_backup(const BackupFlags& f, const GlobalOptions& g) {
     if (human) print_out(account_line(r));
   };
   auto repo = open_repository(g, true, nullptr, /*for_backup=*/true);
+  // A concurrent prune must not delete what this backup relies on.
+  repo::WriterRegistration writer(*repo, "node backup " + o.node);
   node::NodeBackupProgress progress;
   o.progress = &progress;
   const auto started = std::chrono::steady_clock::now();

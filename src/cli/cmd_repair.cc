@@ -18,6 +18,7 @@
 #include "cli/progress.h"
 #include "repo/index_repair.h"
 #include "repo/snapshot_repair.h"
+#include "repo/writer_registration.h"
 
 namespace lifeboat::cli {
 namespace {
@@ -69,6 +70,7 @@ int run_repair_config(const ConfigFlags& f, const GlobalOptions& g) {
 
 int run_repair_orphans(const GlobalOptions& g) {
   auto repo = open_repository(g, true);
+  repo::WriterRegistration writer(*repo, "repair orphans");
   repo::OrphanRecovery r = repo::recover_orphans(*repo);
   if (g.json) {
     Json roots = Json::array();
@@ -107,6 +109,7 @@ int run_repair_snapshots(const SnapshotFlags& f, const GlobalOptions& g) {
   StatusLine status(progress_wanted(g), [&] {
     return fmt::format("snapshots {}/{}", done.load(), total.load());
   });
+  repo::WriterRegistration writer(*repo, "repair snapshots");
   repo::SnapshotRepairResult r = repo::repair_snapshots(*repo, o);
   status.stop();
   if (g.json) {

@@ -201,10 +201,12 @@ bool Index::has_pack(const Id& pack) const {
   return pack_pos_.count(pack) != 0;
 }
 
-void Index::for_each(const std::function<void(const BlobLocation&)>& fn) const {
+void Index::for_each(const std::function<void(const BlobLocation&)>& fn, bool alternates) const {
   std::shared_lock lock(mu_);
   for (const auto& e : table_) fn(location_of(e));
   for (const auto& e : overlay_) fn(location_of(e));
+  if (alternates)
+    for (const auto& [id, e] : alternates_) fn(location_of(e));
 }
 
 // Segment payload: u32 pack count, then per pack: id (32) | salt (32) |

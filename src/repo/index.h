@@ -68,7 +68,9 @@ class Index {
   bool has_pack(const Id& pack) const;
 
   // Calls fn for every (blob, location). Holds the shared lock throughout.
-  void for_each(const std::function<void(const BlobLocation&)>& fn) const;
+  // With `alternates`, copies in other packs are visited too (every entry
+  // of every pack the index knows).
+  void for_each(const std::function<void(const BlobLocation&)>& fn, bool alternates = false) const;
 
   // Bytes of memory held per blob by the main table (for docs/tests).
   static constexpr size_t kBytesPerBlob = 48;

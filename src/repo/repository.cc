@@ -409,8 +409,42 @@ void Repository::release_packer(PackWriter* packer, bool full) {
   packer_cv_.notify_one();
 }
 
+void Repository::exclude_from_dedup(const std::unordered_set<Id, IdHash>& packs) {
+  dedup_excluded_.insert(packs.begin(), packs.end());
+}
+
+bool Repository::has_usable_copy(const Id& blob) const {
+  for (const Index* index : {static_cast<const Index*>(&index_), static_cast<const Index*>(&recovered_)}) {
+    auto first = index->find(blob);
+    if (!first) continue;
+    if (!dedup_excluded_.count(first->pack)) return true;
+    for (const auto& loc : index->find_all(blob))
+      if (!dedup_excluded_.count(loc.pack)) return true;
+  }
+  return false;
+}
+
+bool Repository::can_reference(const Id& blob) const {
+  if (dedup_excluded_.empty()) return true;
+  return has_usable_copy(blob);
+}
+
 bool Repository::save_blob(BlobType type, const Id& id, ByteView plaintext, SaveTally* tally) {
-  if (index_.contains(id) || recovered_.contains(id)) return false;
+  return store_blob(type, id, plaintext, tally, false);
+}
+
+void Repository::save_blob_copy(BlobType type, const Id& id, ByteView plaintext) {
+  store_blob(type, id, plaintext, nullptr, true);
+}
+
+bool Repository::store_blob(BlobType type, const Id& id, ByteView plaintext, SaveTally* tally, bool copy) {
+  if (!copy) {
+    if (dedup_excluded_.empty()) {
+      if (index_.contains(id) || recovered_.contains(id)) return false;
+    } else if (has_usable_copy(id)) {
+      return false;
+    }
+  }
   uint64_t epoch;
   {
     std::lock_guard lock(inflight_mu_);
@@ -671,7 +705,16 @@ Id Repository::save_tree(const Tree& tree, SaveTally* tally) {
 
 // ---- snapshots ----
 
+void Repository::set_snapshot_guard(std::function<void()> guard) {
+  std::lock_guard lock(guard_mu_);
+  snapshot_guard_ = std::move(guard);
+}
+
 Id Repository::save_snapshot(const Snapshot& snapshot) {
+  {
+    std::lock_guard lock(guard_mu_);
+    if (snapshot_guard_) snapshot_guard_();
+  }
   Bytes sealed = encode_snapshot(keys_.encryption, snapshot);
   Id id = crypto::sha256(sealed);
   backend_->save({ObjectType::kSnapshot, id.hex()}, sealed);

@@ -167,6 +167,20 @@ class Repository {
   // `tally` if one is given.
   bool save_blob(BlobType type, const Id& id, ByteView plaintext, SaveTally* tally = nullptr);
 
+  // Stores another copy of a blob the repository already has, in a new
+  // pack (prune's repacking). Durable and indexed after flush().
+  void save_blob_copy(BlobType type, const Id& id, ByteView plaintext);
+
+  // Packs a prune plans to delete (repo/writer_registration.h): save_blob
+  // no longer counts a blob as stored when its only copies are there, and
+  // can_reference says whether a snapshot may name a blob without storing
+  // it again. Reads are unaffected. Call before the first save.
+  void exclude_from_dedup(const std::unordered_set<Id, IdHash>& packs);
+  // True when a new snapshot may name `blob` without storing it: some copy
+  // lies in a pack not excluded from deduplication. Cheap when nothing is
+  // excluded (the common case: no prune plan pending).
+  bool can_reference(const Id& blob) const;
+
   // Makes every blob saved before this call durable and indexed: waits until
   // blobs being compressed are in a pack, writes every open pack, waits for
   // those packs' uploads (not for packs other threads finish later) and
@@ -192,7 +206,10 @@ class Repository {
   BlobStoreStats stats() const;
 
   // ---- snapshots ----
+  // Saves a snapshot, after the guard (if any) agreed: a WriterRegistration
+  // installs one that refuses when its marker may have gone stale.
   Id save_snapshot(const Snapshot& snapshot);
+  void set_snapshot_guard(std::function<void()> guard);
   Snapshot load_snapshot(const Id& id) const;
   // All readable snapshots, oldest first. Unreadable ones are warned about
   // and skipped.
@@ -259,6 +276,12 @@ class Repository {
   size_t forget_missing_packs_now();
   // Writes one index segment (durable on return) and remembers its name.
   std::string write_segment(const std::vector<PackInfo>& packs);
+  bool store_blob(BlobType type, const Id& id, ByteView plaintext, SaveTally* tally, bool copy);
+  bool has_usable_copy(const Id& blob) const;
+  // Packs excluded from deduplication (set once, before saving).
+  std::unordered_set<Id, IdHash> dedup_excluded_;
+  std::mutex guard_mu_;
+  std::function<void()> snapshot_guard_;
   // Blobs being saved but not yet uploaded and indexed.
   std::mutex inflight_mu_;
   std::unordered_set<Id, IdHash> inflight_;
