@@ -215,7 +215,7 @@ class Pruner {
     std::optional<LockRecord> plan = make_plan();
 
     // 6. No writer running: nobody can rely on the new plan's packs.
-    if (plan && !options_.dry_run) {
+    if (plan) {
       LockDirectory now_dir = read_locks(false);
       if (plan_ready(*plan, now_dir)) {
         std::map<Id, Id> latest = read_snapshot_roots(repo_);
@@ -227,7 +227,7 @@ class Pruner {
         report_.packs_waiting += plan->packs.size();
         report_.bytes_waiting += report_.bytes_planned;
       }
-      remove_dead_records(now_dir);
+      if (!options_.dry_run) remove_dead_records(now_dir);
     }
     std::sort(report_.waiting_for.begin(), report_.waiting_for.end());
     report_.waiting_for.erase(std::unique(report_.waiting_for.begin(), report_.waiting_for.end()),
@@ -412,6 +412,7 @@ class Pruner {
 
   struct Census {
     uint64_t size = 0;
+    uint64_t blob_bytes = 0;  // stored bytes of its blobs (the rest is headers and trailer)
     uint64_t used_bytes = 0;
     uint32_t blobs = 0;
     uint32_t used_blobs = 0;
@@ -426,6 +427,7 @@ class Pruner {
       auto it = census.find(loc.pack);
       if (it == census.end()) return;
       ++it->second.blobs;
+      it->second.blob_bytes += loc.entry.stored_length;
       if (used_.contains(loc.entry.id)) {
         ++it->second.used_blobs;
         it->second.used_bytes += loc.entry.stored_length;
@@ -440,9 +442,9 @@ class Pruner {
         report_.bytes_unused += c.size;
         continue;
       }
-      const uint64_t unused_bytes = c.size > c.used_bytes ? c.size - c.used_bytes : 0;
+      const uint64_t unused_bytes = c.blob_bytes > c.used_bytes ? c.blob_bytes - c.used_bytes : 0;
       report_.bytes_unused += unused_bytes;
-      if (static_cast<double>(unused_bytes) >= options_.repack_unused * static_cast<double>(c.size))
+      if (static_cast<double>(unused_bytes) >= options_.repack_unused * static_cast<double>(c.blob_bytes))
         repack.insert(id);
       else if (c.size < small_limit)
         small.push_back(id);
