@@ -1,10 +1,13 @@
 #include "backend/s3_backend.h"
 
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 
+#include <openssl/evp.h>
 #include <pugixml.hpp>
 
+#include "base/clock.h"
 #include "crypto/mac.h"
 
 namespace lifeboat::backend {
@@ -92,6 +95,28 @@ bool s3_retryable(const HttpResponse& r) {
          code == "IncompleteBody";
 }
 
+// Content-MD5: base64 of the body's MD5, which S3 wants with every write
+// that carries a retention (its integrity check of choice there).
+std::string content_md5(ByteView body) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(body.data(), body.size(), digest, &len, EVP_md5(), nullptr) != 1)
+    throw Error(ErrorCode::kInternal, "MD5 of an upload failed (OpenSSL)");
+  unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+  const int n = EVP_EncodeBlock(b64, digest, static_cast<int>(len));
+  return std::string(reinterpret_cast<const char*>(b64), static_cast<size_t>(n));
+}
+
+// "2026-12-26T09:00:00Z": now + days, as x-amz-object-lock-retain-until-date wants.
+std::string retain_until(int days) {
+  const std::time_t t = static_cast<std::time_t>(now_unix_nanos() / 1000000000 + int64_t{days} * 86400);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 }  // namespace
 
 S3Settings S3Settings::from_environment() {
@@ -131,6 +156,23 @@ S3Options S3Options::from_environment() {
                   "LIFEBOAT_S3_PART_SIZE_MIB='" + v + "' must be a whole number of MiB from 5 to 5120");
     o.part_size = mib << 20;
     o.multipart_threshold = 2 * o.part_size;
+  }
+  if (const std::string v = env("LIFEBOAT_S3_OBJECT_LOCK_DAYS"); !v.empty()) {
+    char* end = nullptr;
+    const long days = std::strtol(v.c_str(), &end, 10);
+    if (*end != '\0' || days < 1 || days > 36500)
+      throw Error(ErrorCode::kInvalidArgument,
+                  "LIFEBOAT_S3_OBJECT_LOCK_DAYS='" + v + "' must be a whole number of days from 1 to 36500");
+    o.object_lock_days = static_cast<int>(days);
+  }
+  if (const std::string v = env("LIFEBOAT_S3_OBJECT_LOCK_MODE"); !v.empty()) {
+    if (v != "COMPLIANCE" && v != "GOVERNANCE")
+      throw Error(ErrorCode::kInvalidArgument,
+                  "LIFEBOAT_S3_OBJECT_LOCK_MODE='" + v + "' must be COMPLIANCE or GOVERNANCE");
+    if (o.object_lock_days == 0)
+      throw Error(ErrorCode::kInvalidArgument,
+                  "LIFEBOAT_S3_OBJECT_LOCK_MODE is set but LIFEBOAT_S3_OBJECT_LOCK_DAYS is not; set the days to retain");
+    o.object_lock_mode = v;
   }
   return o;
 }
@@ -239,6 +281,8 @@ void S3Backend::create() {
   HttpResponse r = http_->perform(head);
   if (r.status == 404) {
     HttpRequest put = request("PUT", bucket_path());
+    // Object Lock can only be switched on when a bucket is made.
+    if (options_.object_lock_days > 0) put.headers.push_back("x-amz-bucket-object-lock-enabled: true");
     std::string body;
     if (settings_.region != "us-east-1") {
       body = "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
@@ -253,6 +297,7 @@ void S3Backend::create() {
   } else if (r.status != 200) {
     fail(head, r, "bucket " + bucket_);
   }
+  if (options_.object_lock_days > 0) std::call_once(object_lock_checked_, [this] { check_bucket_object_lock(); });
   if (size({ObjectType::kConfig, "config"}))
     throw Error(ErrorCode::kAlreadyExists, "a repository already exists at " + shown_);
 }
@@ -273,12 +318,60 @@ bool S3Backend::already_saved(const Handle& h, ByteView data, bool content_addre
   return std::equal(there.begin(), there.end(), data.begin(), data.end());
 }
 
+void S3Backend::check_bucket_object_lock() {
+  HttpRequest req = request("GET", bucket_path() + "?object-lock=");
+  HttpResponse r = http_->perform(req);
+  pugi::xml_document doc;
+  doc.load_buffer(r.body.data(), r.body.size());
+  if (r.status == 200 &&
+      std::string_view(doc.child("ObjectLockConfiguration").child_value("ObjectLockEnabled")) == "Enabled")
+    return;
+  // Credentials that may write but not read the bucket's settings: the
+  // server's answer to the first locked write will say what is wrong.
+  if (r.status == 403) return;
+  if (r.status == 404 || r.status == 200)
+    throw Error(ErrorCode::kInvalidArgument,
+                "bucket '" + bucket_ + "' of " + shown_ +
+                    " does not have Object Lock enabled, so LIFEBOAT_S3_OBJECT_LOCK_DAYS cannot protect "
+                    "what is written there; use a bucket created with Object Lock (lifeboat init makes a "
+                    "new bucket so when LIFEBOAT_S3_OBJECT_LOCK_DAYS is set) or unset it");
+  fail(req, r, "bucket " + bucket_);
+}
+
+void S3Backend::add_object_lock(HttpRequest& req, const Handle& h, ByteView body) {
+  if (!locks(h)) return;
+  std::call_once(object_lock_checked_, [this] { check_bucket_object_lock(); });
+  req.headers.push_back("x-amz-object-lock-mode: " + options_.object_lock_mode);
+  req.headers.push_back("x-amz-object-lock-retain-until-date: " + retain_until(options_.object_lock_days));
+  if (!body.empty()) req.headers.push_back("Content-MD5: " + content_md5(body));
+}
+
+void S3Backend::set_retention(const Handle& h, const std::string& version_id) {
+  const std::string body = "<Retention xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Mode>" +
+                           options_.object_lock_mode + "</Mode><RetainUntilDate>" +
+                           retain_until(options_.object_lock_days) + "</RetainUntilDate></Retention>";
+  HttpRequest req = request("PUT", object_path(key_of(h)) + "?retention=" +
+                                       (version_id.empty() ? "" : "&versionId=" + uri_encode(version_id, false)));
+  req.headers[0] = "x-amz-content-sha256: " + crypto::sha256(as_bytes(body)).hex();
+  req.headers.push_back("Content-MD5: " + content_md5(as_bytes(body)));
+  req.body = as_bytes(body);
+  HttpResponse r = http_->perform(req);
+  if (r.status != 200) fail(req, r, h.describe() + " (setting its Object Lock retention)");
+}
+
 void S3Backend::put_single(const Handle& h, ByteView data) {
   HttpRequest req = request("PUT", object_path(key_of(h)));
   const bool content_addressed = options_.content_named && h.type != ObjectType::kConfig &&
                                  h.type != ObjectType::kLock && is_hex64(h.name);
   req.headers[0] = "x-amz-content-sha256: " + (content_addressed ? h.name : crypto::sha256(data).hex());
   if (h.type != ObjectType::kLock) req.headers.push_back("If-None-Match: *");
+  // A versioned bucket may take If-None-Match for nothing (S3Backend's
+  // contract, Object Lock): ask first.
+  if (locks(h) && size(h)) {
+    if (already_saved(h, data, content_addressed)) return;
+    throw Error(ErrorCode::kAlreadyExists, h.describe() + " already exists in " + shown_);
+  }
+  add_object_lock(req, h, data);
   req.body = data;
   HttpResponse r = http_->perform(req);
   if (r.status == 200) return;
@@ -303,11 +396,16 @@ void S3Backend::put_multipart(const Handle& h, ByteView data) {
   // CompleteMultipartUpload is not conditional on every server: ask first.
   const bool content_addressed = options_.content_named && is_hex64(h.name);
   if (size(h)) {
-    if (already_saved(h, data, content_addressed)) return;
-    throw Error(ErrorCode::kAlreadyExists, h.describe() + " already exists in " + shown_);
+    if (!already_saved(h, data, content_addressed))
+      throw Error(ErrorCode::kAlreadyExists, h.describe() + " already exists in " + shown_);
+    // Ours from an attempt that failed after completing, maybe before its
+    // retention was set (below).
+    if (locks(h)) set_retention(h, "");
+    return;
   }
   const std::string path = object_path(key_of(h));
   HttpRequest start = request("POST", path + "?uploads=");
+  add_object_lock(start, h, {});  // the retention is set when the upload starts
   HttpResponse r = http_->perform(start);
   if (r.status != 200) fail(start, r, h.describe());
   pugi::xml_document doc;
@@ -324,6 +422,7 @@ void S3Backend::put_multipart(const Handle& h, ByteView data) {
       // Query parameters in sorted order, as the signature's canonical form has them.
       HttpRequest put = request("PUT", path + "?partNumber=" + std::to_string(number) + "&" + id_query);
       put.headers[0] = "x-amz-content-sha256: " + crypto::sha256(part).hex();
+      if (locks(h)) put.headers.push_back("Content-MD5: " + content_md5(part));
       put.body = part;
       HttpResponse pr = http_->perform(put);
       if (pr.status != 200) fail(put, pr, h.describe() + " part " + std::to_string(number));
@@ -338,12 +437,14 @@ void S3Backend::put_multipart(const Handle& h, ByteView data) {
     HttpResponse dr = http_->perform(done);
     // S3 may answer 200 and put the error in the body (it decided late).
     if (dr.status == 200 && error_code(dr).empty()) {
+      if (locks(h)) set_retention(h, dr.header("x-amz-version-id"));
       abort_other_uploads(key_of(h));
       return;
     }
     if ((dr.status == 404 || error_code(dr) == "NoSuchUpload") && already_saved(h, data, content_addressed)) {
       // An earlier attempt completed it and its answer was lost, or another
       // writer of this name (the same bytes) cleaned up after completing.
+      if (locks(h)) set_retention(h, "");
       return;
     }
     fail(done, dr, h.describe());

@@ -26,9 +26,24 @@
 //   costs nothing). A refused body is retried.
 // - transient failures (transport, 5xx, 429, SlowDown, RequestTimeout, a
 //   body damaged in transit) are retried by HttpClient.
+//
+// Object Lock (optional; S3Options::object_lock_days, from
+// LIFEBOAT_S3_OBJECT_LOCK_DAYS / _MODE): every object but locks is written
+// with a retention (mode COMPLIANCE or GOVERNANCE, until now + N days) and
+// a Content-MD5, which S3 requires with a retention; the bucket must have
+// Object Lock enabled (checked once before the first locked write; `create`
+// makes a new bucket so). Such a bucket is versioned, so:
+// - remove() adds a delete marker: the object is gone for size/load/list,
+//   but its version stays until the retention ends (no credential can
+//   delete it before), and deleting the marker brings it back;
+// - servers may ignore If-None-Match on a versioned bucket (Ceph RGW 16
+//   does), so save() asks first (HEAD) to keep objects create-only; two
+//   racing writers of one name may then both succeed, each leaving a
+//   version (names are content hashes: the same bytes).
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -47,7 +62,12 @@ struct S3Options {
   // Off only for tests that store arbitrary bytes under arbitrary names.
   bool content_named = true;
   int list_page_size = 1000;  // keys per listing request (S3's maximum)
+  // Object Lock retention of what is written (not locks): 0 = none.
+  int object_lock_days = 0;
+  std::string object_lock_mode = "COMPLIANCE";  // or GOVERNANCE
   // LIFEBOAT_S3_PART_SIZE_MIB=N: parts of N MiB for objects over 2N MiB.
+  // LIFEBOAT_S3_OBJECT_LOCK_DAYS=N (1-36500) and
+  // LIFEBOAT_S3_OBJECT_LOCK_MODE=COMPLIANCE|GOVERNANCE (needs the days).
   static S3Options from_environment();
 };
 
@@ -85,6 +105,15 @@ class S3Backend : public Backend {
   void put_single(const Handle& h, ByteView data);
   void put_multipart(const Handle& h, ByteView data);
   void abort_other_uploads(const std::string& key);
+  bool locks(const Handle& h) const { return options_.object_lock_days > 0 && h.type != ObjectType::kLock; }
+  // The retention headers (and Content-MD5 of `body`, if any) for a write of
+  // `h`, after checking once that the bucket has Object Lock enabled.
+  void add_object_lock(HttpRequest& req, const Handle& h, ByteView body);
+  void check_bucket_object_lock();
+  // PutObjectRetention on what a multipart upload made: Ceph RGW 16 ignores
+  // the retention given when the upload starts (AWS honours it; setting it
+  // again, a moment later, only extends it).
+  void set_retention(const Handle& h, const std::string& version_id);
   // After a refusal as an overwrite: is what is there already `data`?
   bool already_saved(const Handle& h, ByteView data, bool content_addressed);
   // Throws the error for an unexpected status, naming `object` if given.
@@ -97,6 +126,7 @@ class S3Backend : public Backend {
   S3Settings settings_;
   S3Options options_;
   std::unique_ptr<HttpClient> http_;
+  std::once_flag object_lock_checked_;
 };
 
 }  // namespace lifeboat::backend

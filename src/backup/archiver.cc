@@ -557,7 +557,7 @@ BackupResult Archiver::run() {
   repo_.flush();
 
   repo::Snapshot snap;
-  snap.time = started;
+  snap.time = options_.snapshot_time.value_or(started);
   snap.node = options_.node;
   snap.account = options_.account;
   char host[256] = {};

@@ -108,6 +108,9 @@ struct BackupOptions {
   std::function<void(const std::string& path, const char* stage)> test_hook;
   // Injected for deterministic tests; defaults to the wall clock.
   std::function<UnixNanos()> clock;
+  // The snapshot's time (`backup --time`: importing history, tests of
+  // retention); unset: when the backup started.
+  std::optional<UnixNanos> snapshot_time;
 };
 
 struct BackupResult {

@@ -27,6 +27,7 @@ struct Flags {
   std::vector<std::string> tags;
   std::vector<std::string> excludes;
   bool force = false;
+  std::string time;  // --time
   DatabaseFlags databases;
 };
 
@@ -104,11 +105,16 @@ CommandRun setup_backup(CLI::App& app, const GlobalOptions& g) {
                   "skip paths matching GLOB, relative to PATH or a base name (repeatable)")
       ->allow_extra_args(false);
   cmd->add_flag("--force", f->force, "read every file, even those the parent proves unchanged");
+  cmd->add_option("--time", f->time,
+                  "record this time as the snapshot's (RFC 3339 or local 'YYYY-MM-DD HH:MM:SS'; "
+                  "default: when the backup starts)");
   add_database_flags(cmd, f->databases);
 
   return [f, &g]() -> int {
     if (f->account.empty()) throw Error(ErrorCode::kInvalidArgument, "--account must not be empty");
     if (f->node.empty()) f->node = local_hostname();
+    std::optional<UnixNanos> snapshot_time;
+    if (!f->time.empty()) snapshot_time = parse_time_flag(f->time, "--time");
     std::optional<node::DatabaseDumper> dumper;
     if (auto commands = f->databases.commands()) dumper.emplace(*commands);
     std::string root = source_directory(f->path);
@@ -122,6 +128,7 @@ CommandRun setup_backup(CLI::App& app, const GlobalOptions& g) {
     options.tags = f->tags;
     options.excludes = f->excludes;
     options.force_reread = f->force;
+    options.snapshot_time = snapshot_time;
     if (auto parent = node::find_parent(repo->list_snapshots(), f->account, f->node, root)) {
       options.parent_id = parent->first;
       options.parent = std::move(parent->second);

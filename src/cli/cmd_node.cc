@@ -33,6 +33,7 @@ struct BackupFlags {
   std::vector<std::string> excludes;
   std::vector<std::string> tags;
   size_t parallel = 2;
+  std::string time;  // --time
   DatabaseFlags databases;
 };
 
@@ -104,6 +105,7 @@ int run_node_backup(const BackupFlags& f, const GlobalOptions& g) {
                                           " (check the root, --accounts-file and --include/--exclude-account)");
   o.tags = f.tags;
   o.excludes = f.excludes;
+  if (!f.time.empty()) o.snapshot_time = parse_time_flag(f.time, "--time");
   o.parallel_accounts = f.parallel;
   o.on_file_error = [](const std::string& account, const std::string& path,
                        const std::string& message) {
@@ -222,6 +224,9 @@ CommandRun setup_node(CLI::App& app, const GlobalOptions& g) {
   b->add_option("--parallel", bf->parallel,
                 "accounts backed up at once through the shared pipeline (default 2)")
       ->check(CLI::Range(1, 64));
+  b->add_option("--time", bf->time,
+                "record this time as every snapshot's (RFC 3339 or local 'YYYY-MM-DD HH:MM:SS'; "
+                "default: when each account's backup starts)");
   add_database_flags(b, bf->databases);
 
   auto* s = cmd->add_subcommand("status", "newest snapshot, age, size and result of every account");

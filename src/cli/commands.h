@@ -33,6 +33,7 @@ CommandRun setup_restore(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_check(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_prune(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_repair(CLI::App& app, const GlobalOptions& global);
+CommandRun setup_forget(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_drill(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_stats(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_cat(CLI::App& app, const GlobalOptions& global);

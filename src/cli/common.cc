@@ -625,7 +625,7 @@ void install_signal_handling() {
   }).detach();
 }
 
-UnixNanos parse_time_flag(const std::string& text) {
+UnixNanos parse_time_flag(const std::string& text, const char* flag) {
   try {
     return parse_rfc3339(text);
   } catch (const Error&) {
@@ -639,7 +639,7 @@ UnixNanos parse_time_flag(const std::string& text) {
     if (t != static_cast<time_t>(-1)) return static_cast<UnixNanos>(t) * 1000000000;
   }
   throw Error(ErrorCode::kInvalidArgument,
-              "--at '" + text +
+              std::string(flag) + " '" + text +
                   "' is not a time like 2026-11-25T21:00:00Z or '2026-11-25 22:00' (local)");
 }
 

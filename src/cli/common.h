@@ -80,8 +80,9 @@ std::string format_bytes(uint64_t bytes);       // "1.50 MiB"
 std::string format_seconds(double seconds);     // "12.3 s", "4m05s", "1h02m"
 std::string format_local_time(UnixNanos t);     // "2024-05-01 12:34:56"
 // A time given on the command line: RFC 3339 ("2026-11-25T21:00:00Z") or
-// local time "YYYY-MM-DD[ HH:MM[:SS]]". Throws Error(kInvalidArgument).
-UnixNanos parse_time_flag(const std::string& text);
+// local time "YYYY-MM-DD[ HH:MM[:SS]]". Throws Error(kInvalidArgument)
+// naming `flag`.
+UnixNanos parse_time_flag(const std::string& text, const char* flag = "--at");
 double seconds_between(UnixNanos from, UnixNanos to);
 const char* node_type_name(repo::NodeType type);  // "file", "dir", ...
 // "1 entry", "3 entries".

@@ -151,6 +151,7 @@ NodeBackupResult run_node_backup(repo::Repository& repo, const NodeBackupOptions
       b.excludes = options.excludes;
       b.io_threads = options.io_threads_per_account;
       b.clock = options.clock;
+      b.snapshot_time = options.snapshot_time;
       if (auto parent = find_parent(snapshots, account, options.node, r.path)) {
         b.parent_id = parent->first;
         b.parent = std::move(parent->second);

@@ -99,6 +99,7 @@ struct NodeBackupOptions {
   size_t parallel_accounts = 2;
   size_t io_threads_per_account = 4;
   std::function<UnixNanos()> clock;   // injected for tests; wall clock otherwise
+  std::optional<UnixNanos> snapshot_time;  // every snapshot's time (`--time`); unset: its start
   // Called (from worker threads, serialized) when an account starts/ends.
   std::function<void(const std::string& account)> on_account_start;
   std::function<void(const AccountResult&)> on_account_done;

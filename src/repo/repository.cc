@@ -784,6 +784,8 @@ std::pair<Id, Snapshot> Repository::find_snapshot(const std::string& ref,
   return {matches[0], load_snapshot(matches[0])};
 }
 
+void Repository::remove_snapshot(const Id& id) { backend_->remove({ObjectType::kSnapshot, id.hex()}); }
+
 // ---- keys ----
 
 std::vector<KeyFileInfo> Repository::list_keys() const {

@@ -219,6 +219,10 @@ class Repository {
   // kInvalidArgument naming what was asked for.
   std::pair<Id, Snapshot> find_snapshot(const std::string& ref,
                                         const std::string& account = "") const;
+  // Deletes the snapshot object only (`forget`): the data it references
+  // stays until prune finds nothing needs it. A missing snapshot is not an
+  // error; a backend that may not delete throws its kPermission error.
+  void remove_snapshot(const Id& id);
 
   // ---- keys ----
   std::vector<KeyFileInfo> list_keys() const;

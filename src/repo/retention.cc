@@ -5,6 +5,8 @@
 #include <numeric>
 #include <optional>
 
+#include "base/error.h"
+
 namespace lifeboat::repo {
 
 namespace {
@@ -85,6 +87,41 @@ std::vector<RetentionDecision> decide_retention(const std::vector<RetentionSnaps
     d.keep = !d.reasons.empty();
   }
   return out;
+}
+
+int64_t parse_retention_duration(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument,
+                 "--keep-within '" + text + "' " + why +
+                     "; write a duration like 7d, 36h, 2w or 1y2m (units y=365d, m=30d, w, d, h)");
+  };
+  constexpr int64_t kHourNs = 3600 * kSecond;
+  const std::string units = "ymwdh";
+  const int64_t unit_ns[] = {365 * 24 * kHourNs, 30 * 24 * kHourNs, 7 * 24 * kHourNs, 24 * kHourNs, kHourNs};
+  bool seen[5] = {};
+  int64_t total = 0;
+  size_t pos = 0;
+  if (text.empty()) throw bad("is empty");
+  while (pos < text.size()) {
+    int64_t n = 0;
+    const size_t digits_start = pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      if (n > 1000000) throw bad("is too long");  // keeps n * 10 in range
+      n = n * 10 + (text[pos++] - '0');
+    }
+    if (pos == digits_start) throw bad("needs a number before each unit");
+    if (pos == text.size()) throw bad("needs a unit after " + std::to_string(n));
+    const size_t u = units.find(text[pos]);
+    if (u == std::string::npos) throw bad("has an unknown unit '" + std::string(1, text[pos]) + "'");
+    if (seen[u]) throw bad("repeats the unit '" + std::string(1, text[pos]) + "'");
+    seen[u] = true;
+    ++pos;
+    int64_t part = 0;
+    if (__builtin_mul_overflow(n, unit_ns[u], &part) || __builtin_add_overflow(total, part, &total))
+      throw bad("is too long");
+  }
+  if (total == 0) throw bad("is zero");
+  return total;
 }
 
 }  // namespace lifeboat::repo

@@ -56,4 +56,12 @@ std::vector<RetentionDecision> decide_retention(const std::vector<RetentionSnaps
                                                 const RetentionPolicy& policy, UnixNanos now,
                                                 int64_t future_tolerance_ns = 3600 * int64_t{1000000000});
 
+// A --keep-within duration: one or more <number><unit> parts, each unit at
+// most once, with fixed lengths (as restic's units, but not calendar-aware):
+// y = 365 days, m = 30 days (a month, not a minute), w = 7 days,
+// d = 24 hours, h = 1 hour. "7d", "36h", "1y2m", "2w3d". Returns
+// nanoseconds; throws Error(kInvalidArgument) naming the text otherwise
+// (empty, zero, unknown unit, repeated unit, overflow).
+int64_t parse_retention_duration(const std::string& text);
+
 }  // namespace lifeboat::repo

@@ -350,7 +350,7 @@ class ServedRest : public RestBackend {
 // bytes under arbitrary names, so the name is not the upload checksum here
 // (the body's SHA-256 is computed instead); small parts so multipart
 // uploads are exercised by RoundTripLargeObject.
-std::unique_ptr<Backend> make_s3() {
+std::unique_ptr<Backend> make_s3(int object_lock_days = 0) {
   const auto& rgw = test::RgwServer::shared();
   S3Settings settings;
   settings.key_id = rgw.key_id();
@@ -359,6 +359,7 @@ std::unique_ptr<Backend> make_s3() {
   options.content_named = false;
   options.part_size = 5u << 20;
   options.multipart_threshold = 8u << 20;
+  options.object_lock_days = object_lock_days;
   return std::make_unique<S3Backend>(rgw.endpoint() + "/" + test::RgwServer::fresh_bucket() + "/repo",
                                      settings, options);
 }
@@ -390,6 +391,9 @@ const BackendFactory kBackends[] = {
      },
      false},
     {"S3", [](const std::string&) { return make_s3(); }},
+    // A bucket made with Object Lock, everything written with a retention:
+    // versioned, so create-only is a HEAD before the PUT (not atomic).
+    {"S3ObjectLock", [](const std::string&) { return make_s3(1); }, false},
 
     {"Sftp",
      [](const std::string& scratch) {

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "base/clock.h"
+#include "base/error.h"
 
 namespace lifeboat::repo {
 namespace {
@@ -139,6 +140,16 @@ TEST(Retention, ForgedFutureSnapshotsDoNotPushRealOnesOut) {
   auto ds = decide_retention(skew, one, now);
   EXPECT_EQ(ds[0].reasons, std::vector<std::string>{"last"});
   EXPECT_FALSE(ds[1].keep);
+}
+
+TEST(Retention, DurationsHaveFixedUnits) {
+  EXPECT_EQ(parse_retention_duration("7d"), 7 * kDay);
+  EXPECT_EQ(parse_retention_duration("36h"), 36 * kHour);
+  EXPECT_EQ(parse_retention_duration("2w"), 14 * kDay);
+  EXPECT_EQ(parse_retention_duration("1y2m"), (365 + 60) * kDay);  // m is a month, not a minute
+  EXPECT_EQ(parse_retention_duration("1d12h"), 36 * kHour);
+  for (const char* bad : {"", "7", "d", "7x", "1d1d", "0d", "7s", "-1d", "1.5d", "99999999999y", "300y"})
+    EXPECT_THROW(parse_retention_duration(bad), Error) << bad;
 }
 
 }  // namespace
