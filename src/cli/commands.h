@@ -31,6 +31,7 @@ CommandRun setup_ls(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_diff(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_restore(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_check(CLI::App& app, const GlobalOptions& global);
+CommandRun setup_copy(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_repair(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_drill(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_stats(CLI::App& app, const GlobalOptions& global);
