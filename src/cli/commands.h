@@ -32,6 +32,7 @@ CommandRun setup_diff(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_restore(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_check(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_prune(CLI::App& app, const GlobalOptions& global);
+CommandRun setup_copy(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_repair(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_forget(CLI::App& app, const GlobalOptions& global);
 CommandRun setup_drill(CLI::App& app, const GlobalOptions& global);

@@ -260,11 +260,12 @@ std::string read_password_file(const std::string& path, const std::string& sourc
 
 // Runs `command` with /bin/sh -c and returns the first line of its stdout.
 // It shares our terminal (a password manager may prompt on it).
-std::string run_password_command(const std::string& command) {
+std::string run_password_command(const std::string& command, const std::string& variable,
+                                 const std::string& file_flag) {
   std::string out;
   int status;
   try {
-    ShellCommand child(command, "LIFEBOAT_PASSWORD_COMMAND", ShellCommand::Mode::kInteractive);
+    ShellCommand child(command, variable, ShellCommand::Mode::kInteractive);
     out = child.read_to_end(1 << 20);
     status = child.wait();
   } catch (const Error& e) {
@@ -277,9 +278,8 @@ std::string run_password_command(const std::string& command) {
     throw Error(ErrorCode::kInterrupted, "interrupted");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("LIFEBOAT_PASSWORD_COMMAND '{}' failed ({}); fix it or use "
-                            "--password-file",
-                            command, ShellCommand::describe_status(status)));
+                fmt::format("{} '{}' failed ({}); fix it or use {}", variable, command,
+                            ShellCommand::describe_status(status), file_flag));
   return first_line(out);
 }
 
@@ -343,24 +343,34 @@ const char* env(const char* name) {
 
 }  // namespace
 
-std::string get_password(const GlobalOptions& g, bool confirm) {
-  if (!g.password_file.empty())
-    return checked(read_password_file(g.password_file, "--password-file"),
-                   "--password-file " + g.password_file);
-  if (const char* f = env("LIFEBOAT_PASSWORD_FILE"))
-    return checked(read_password_file(f, "LIFEBOAT_PASSWORD_FILE"),
-                   std::string("LIFEBOAT_PASSWORD_FILE ") + f);
-  if (const char* c = env("LIFEBOAT_PASSWORD_COMMAND"))
-    return checked(run_password_command(c), "LIFEBOAT_PASSWORD_COMMAND");
-  if (const char* p = std::getenv("LIFEBOAT_PASSWORD")) return checked(p, "LIFEBOAT_PASSWORD");
-  if (::isatty(STDIN_FILENO))
-    return checked(prompt_password(confirm ? "a password for the new repository"
-                                           : "the repository password",
-                                   confirm),
-                   "the terminal");
+std::string get_password_from(const PasswordSource& src, bool confirm) {
+  const std::string file_var = src.env_prefix + "_PASSWORD_FILE";
+  const std::string command_var = src.env_prefix + "_PASSWORD_COMMAND";
+  const std::string plain_var = src.env_prefix + "_PASSWORD";
+  if (!src.file.empty())
+    return checked(read_password_file(src.file, src.flag), src.flag + " " + src.file);
+  if (const char* f = env(file_var.c_str()))
+    return checked(read_password_file(f, file_var), file_var + " " + f);
+  if (const char* c = env(command_var.c_str()))
+    return checked(run_password_command(c, command_var, src.flag), command_var);
+  if (const char* p = std::getenv(plain_var.c_str())) return checked(p, plain_var);
+  if (::isatty(STDIN_FILENO)) {
+    std::string what = !src.what.empty() ? src.what
+                       : confirm         ? "a password for the new repository"
+                                         : "the repository password";
+    return checked(prompt_password(what, confirm), "the terminal");
+  }
   throw Error(ErrorCode::kInvalidArgument,
-              "no password given: use --password-file FILE or set LIFEBOAT_PASSWORD_FILE, "
-              "LIFEBOAT_PASSWORD_COMMAND or LIFEBOAT_PASSWORD (or run on a terminal to be asked)");
+              fmt::format("no password given{}: use {} FILE or set {}, {} or {} (or run on a "
+                          "terminal to be asked)",
+                          src.what.empty() ? "" : " for " + src.what, src.flag, file_var,
+                          command_var, plain_var));
+}
+
+std::string get_password(const GlobalOptions& g, bool confirm) {
+  PasswordSource source;
+  source.file = g.password_file;
+  return get_password_from(source, confirm);
 }
 
 std::string get_new_password(const std::string& file) {

@@ -95,6 +95,16 @@ std::string count_of(uint64_t n, std::string_view singular, std::string_view plu
 // prompt on the terminal (asked twice when `confirm`). Throws
 // Error(kInvalidArgument) saying what to set when there is no source.
 std::string get_password(const GlobalOptions& g, bool confirm);
+// The same order for another repository of one command (`copy --to`, `init
+// --copy-params-from`): the file flag, then <env_prefix>_PASSWORD_FILE,
+// <env_prefix>_PASSWORD_COMMAND, <env_prefix>_PASSWORD, then a prompt.
+struct PasswordSource {
+  std::string file;                      // the flag's value, "" if not given
+  std::string flag = "--password-file";  // named in messages
+  std::string env_prefix = "LIFEBOAT";
+  std::string what;  // for the prompt and messages ("the destination password"); "" = default
+};
+std::string get_password_from(const PasswordSource& source, bool confirm);
 // A new password for `key add` / `key passwd`: from `file`, or asked twice
 // on the terminal.
 std::string get_new_password(const std::string& file);

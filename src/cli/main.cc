@@ -21,7 +21,7 @@ namespace {
 // One entry per command group, in the order `lifeboat --help` lists them.
 constexpr CommandSetup kCommands[] = {
     setup_init,  setup_backup, setup_node, setup_plan, setup_snapshots, setup_ls,      setup_diff,
-    setup_restore, setup_check, setup_forget, setup_prune, setup_repair, setup_drill, setup_stats, setup_cat, setup_key, setup_version, setup_serve,
+    setup_restore, setup_check, setup_copy, setup_forget, setup_prune, setup_repair, setup_drill, setup_stats, setup_cat, setup_key, setup_version, setup_serve,
 };
 
 void add_global_options(CLI::App& app, GlobalOptions& g) {

@@ -101,4 +101,14 @@ std::string render_restore_status(const restore::RestoreProgress& p,
                 elapsed_seconds(started));
 }
 
+std::string render_copy_status(const copy::CopyProgress& p,
+                               std::chrono::steady_clock::time_point started) {
+  const double elapsed = elapsed_seconds(started);
+  const uint64_t stored = p.sent.bytes_stored.load();
+  const double rate = elapsed > 0.2 ? static_cast<double>(stored) / elapsed : 0;
+  return fmt::format("snapshots {}/{}  trees {}  sent {} blobs {}  {:.1f} MiB/s",
+                     p.snapshots_done.load(), p.snapshots_total.load(), p.trees_walked.load(),
+                     p.sent.blobs.load(), format_bytes(stored), rate / (1024 * 1024));
+}
+
 }  // namespace lifeboat::cli

@@ -13,6 +13,7 @@
 
 #include "backup/archiver.h"
 #include "cli/common.h"
+#include "copy/copier.h"
 #include "node/node_backup.h"
 #include "restore/restorer.h"
 
@@ -53,5 +54,10 @@ std::string render_node_backup_status(const node::NodeBackupProgress& p,
 // "files N/M  bytes X/Y  R MiB/s  ETA mm:ss".
 std::string render_restore_status(const restore::RestoreProgress& p,
                                   std::chrono::steady_clock::time_point started);
+
+// "snapshots 3/10  trees N  sent N blobs X  R MiB/s" (no ETA: what a
+// snapshot lacks is known only once its trees are walked).
+std::string render_copy_status(const copy::CopyProgress& p,
+                               std::chrono::steady_clock::time_point started);
 
 }  // namespace lifeboat::cli

@@ -20,14 +20,15 @@ constexpr size_t kPacksPerSegment = 64;
 }  // namespace
 
 void Repository::init(backend::Backend& backend, std::string_view password,
-                      const crypto::KdfParams& kdf, const KeyFileInfo& key_info, Config config) {
+                      const crypto::KdfParams& kdf, const KeyFileInfo& key_info, Config config,
+                      const std::optional<MasterKeys>& given_keys) {
   if (backend.size({ObjectType::kConfig, "config"}))
     throw Error(ErrorCode::kAlreadyExists,
                 "a repository already exists at " + backend.location() + "; nothing was changed");
   chunk::GearTable check_params(crypto::Key32{});
   chunk::Chunker(check_params, config.chunker);  // validates the parameters
   backend.create();
-  MasterKeys keys = MasterKeys::generate();
+  const MasterKeys keys = given_keys ? *given_keys : MasterKeys::generate();
   // Key first, config last: a repository whose init was interrupted has no
   // config and is not mistaken for a valid one.
   save_key_file(backend, make_key_file(keys, password, kdf, key_info));

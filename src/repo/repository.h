@@ -65,10 +65,13 @@ struct BlobStoreStats {
 class Repository {
  public:
   // Creates a repository: config and a first key file. Throws
-  // kAlreadyExists if `backend` already holds one.
+  // kAlreadyExists if `backend` already holds one. The master keys are
+  // fresh random ones unless `keys` is given (a tier that shares another
+  // repository's id and chunker keys: copy/shared_params.h).
   static void init(backend::Backend& backend, std::string_view password,
                    const crypto::KdfParams& kdf, const KeyFileInfo& key_info,
-                   Config config = Config::make_new());
+                   Config config = Config::make_new(),
+                   const std::optional<MasterKeys>& keys = std::nullopt);
 
   // Opens with the first key file that accepts `password`. Throws
   // kNotARepository, kWrongPassword or kCorrupt with a message naming the
