@@ -118,9 +118,11 @@ CommandRun setup_backup(CLI::App& app, const GlobalOptions& g) {
     std::optional<node::DatabaseDumper> dumper;
     if (auto commands = f->databases.commands()) dumper.emplace(*commands);
     std::string root = source_directory(f->path);
-    auto repo = open_repository(g, true, nullptr, /*for_backup=*/true);
-    // A concurrent prune must not delete what this backup relies on.
+    auto repo = open_repository(g, false, nullptr, /*for_backup=*/true);
+    // A concurrent prune must not delete what this backup relies on: the
+    // index is read once the writer is registered (writer_registration.h).
     repo::WriterRegistration writer(*repo, "backup " + f->node + "/" + f->account);
+    repo->load_index();
 
     backup::BackupOptions options;
     options.account = f->account;

@@ -118,9 +118,11 @@ int run_node_backup(const BackupFlags& f, const GlobalOptions& g) {
       print_warning("account " + printable(r.account) + " failed: " + r.error);
     if (human) print_out(account_line(r));
   };
-  auto repo = open_repository(g, true, nullptr, /*for_backup=*/true);
-  // A concurrent prune must not delete what this backup relies on.
+  auto repo = open_repository(g, false, nullptr, /*for_backup=*/true);
+  // A concurrent prune must not delete what this backup relies on: the
+  // index is read once the writer is registered (writer_registration.h).
   repo::WriterRegistration writer(*repo, "node backup " + o.node);
+  repo->load_index();
   node::NodeBackupProgress progress;
   o.progress = &progress;
   const auto started = std::chrono::steady_clock::now();

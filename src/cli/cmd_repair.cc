@@ -69,8 +69,9 @@ int run_repair_config(const ConfigFlags& f, const GlobalOptions& g) {
 }
 
 int run_repair_orphans(const GlobalOptions& g) {
-  auto repo = open_repository(g, true);
+  auto repo = open_repository(g, false);
   repo::WriterRegistration writer(*repo, "repair orphans");
+  repo->load_index();
   repo::OrphanRecovery r = repo::recover_orphans(*repo);
   if (g.json) {
     Json roots = Json::array();
@@ -97,7 +98,9 @@ struct SnapshotFlags {
 };
 
 int run_repair_snapshots(const SnapshotFlags& f, const GlobalOptions& g) {
-  auto repo = open_repository(g, true);
+  auto repo = open_repository(g, false);
+  repo::WriterRegistration writer(*repo, "repair snapshots");
+  repo->load_index();
   std::atomic<uint64_t> done{0}, total{0};
   repo::SnapshotRepairOptions o;
   o.forget = f.forget;
@@ -109,7 +112,6 @@ int run_repair_snapshots(const SnapshotFlags& f, const GlobalOptions& g) {
   StatusLine status(progress_wanted(g), [&] {
     return fmt::format("snapshots {}/{}", done.load(), total.load());
   });
-  repo::WriterRegistration writer(*repo, "repair snapshots");
   repo::SnapshotRepairResult r = repo::repair_snapshots(*repo, o);
   status.stop();
   if (g.json) {

@@ -59,7 +59,8 @@ void transfer_blobs(const repo::Repository& src, repo::Repository& dst, std::vec
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   // Stored meanwhile (an earlier batch, another snapshot): nothing to read.
-  std::erase_if(ids, [&](const Id& id) { return dst.index().contains(id); });
+  // A copy in a pack a prune plans to delete does not count (can_reference).
+  std::erase_if(ids, [&](const Id& id) { return dst.index().contains(id) && dst.can_reference(id); });
   if (ids.empty()) return;
   const std::vector<Located> blobs = locate_all(src, ids);
   ids.clear();

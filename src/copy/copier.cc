@@ -12,7 +12,7 @@ Destination prepare_destination(repo::Repository& dst) {
   Destination d;
   d.repo = &dst;
   dst.require_intact_config();
-  // WRITER-REGISTRATION: register here before DST.load_index()
+  d.writer = std::make_unique<repo::WriterRegistration>(dst, "copy");
   dst.load_index();
   dst.forget_missing_packs();
   for (const auto& [id, s] : dst.list_snapshots()) d.snapshots.emplace(snapshot_identity(s), id);
@@ -110,7 +110,7 @@ class Copier {
     copy.parent.reset();
     if (s.parent)
       if (auto it = mapped.find(*s.parent); it != mapped.end()) copy.parent = it->second;
-    // WRITER-REGISTRATION: check before save_snapshot
+    // The writer registration's guard checks its marker before saving.
     out.destination_id = dst_.save_snapshot(copy);
     dest_.snapshots.emplace(snapshot_identity(s), *out.destination_id);
   }
@@ -134,9 +134,9 @@ class Copier {
       for (const repo::Node& n : tree.nodes) {
         if (n.type == repo::NodeType::kDir && !n.subtree.is_zero()) subtrees.push_back(n.subtree);
         for (const repo::ContentPart& p : n.content)
-          if (!p.is_hole() && !dst_.index().contains(p.blob)) lacking.push_back(p.blob);
+          if (!p.is_hole() && !dst_has(p.blob)) lacking.push_back(p.blob);
       }
-      if (!dst_.index().contains(item.tree)) dst_.save_blob(BlobType::kTree, item.tree, raw, &progress_.sent);
+      if (!dst_has(item.tree)) dst_.save_blob(BlobType::kTree, item.tree, raw, &progress_.sent);
       ++progress_.trees_walked;
       std::lock_guard lock(mu);
       walked_now.insert(item.tree);
@@ -156,6 +156,8 @@ class Copier {
 
   const repo::Repository& src_;
   repo::Repository& dst_;
+  // DST holds the blob in a pack no prune plans to delete.
+  bool dst_has(const Id& id) const { return dst_.index().contains(id) && dst_.can_reference(id); }
   Destination& dest_;
   const CopyOptions& options_;
   CopyProgress own_progress_;

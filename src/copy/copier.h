@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -33,6 +34,7 @@
 #include "copy/selection.h"
 #include "repo/read_ranges.h"
 #include "repo/repository.h"
+#include "repo/writer_registration.h"
 
 namespace lifeboat::copy {
 
@@ -83,6 +85,10 @@ struct CopyOptions {
 // is the one place that decides what happens before a copy writes there.
 struct Destination {
   repo::Repository* repo = nullptr;
+  // Registered as a writer while the copy runs, so a prune in DST neither
+  // deletes what the copy relies on nor is relied on by it
+  // (repo/writer_registration.h).
+  std::unique_ptr<repo::WriterRegistration> writer;
   std::unordered_map<std::string, Id> snapshots;  // snapshot_identity -> id
 };
 

@@ -177,6 +177,7 @@ class Pruner {
       : repo_(repo), options_(options), progress_(progress) {}
 
   PruneReport run() {
+    if (!options_.dry_run) require_delete_permission();
     std::optional<PruneLock> lock;
     if (!options_.dry_run) lock.emplace(repo_, options_.stale_after_ns);
     own_run_ = lock ? lock->run() : "";
@@ -236,6 +237,22 @@ class Pruner {
   }
 
  private:
+  // Append-only credentials would let prune repack and write a plan, then
+  // fail at the first deletion: ask first, by removing a pack name that is
+  // never used (all zeros; removing a missing object is no error).
+  void require_delete_permission() {
+    try {
+      repo_.backend().remove({ObjectType::kData, std::string(64, '0')});
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kPermission) throw;
+      throw Error(ErrorCode::kPermission,
+                  "prune needs credentials that may delete, and " + repo_.location() +
+                      " refused a deletion (" + e.message() +
+                      "); run prune with the tier's prune credentials (docs/OPERATIONS.md "
+                      "\"Append-only tiers\")");
+    }
+  }
+
   void warn(const std::string& m) {
     if (options_.warn) options_.warn(m);
   }
@@ -423,12 +440,25 @@ class Pruner {
     std::unordered_map<Id, Census, IdHash> census;
     for (const auto& [id, size] : present_)
       if (!planned_.count(id) && !unknown_.count(id)) census[id].size = size;
+    // A needed blob stored twice (two nodes stored it at once, or a killed
+    // repack left a copy) counts as needed in one pack only, so the other
+    // copy can go.
+    auto owner = [&](const Id& blob) -> std::optional<Id> {
+      if (auto first = repo_.index().find(blob); first && census.count(first->pack)) return first->pack;
+      for (const auto& loc : repo_.index().find_all(blob))
+        if (census.count(loc.pack)) return loc.pack;
+      auto it = std::lower_bound(extra_.begin(), extra_.end(), blob,
+                                 [](const BlobLocation& a, const Id& b) { return a.entry.id < b; });
+      for (; it != extra_.end() && it->entry.id == blob; ++it)
+        if (census.count(it->pack)) return it->pack;
+      return std::nullopt;
+    };
     for_each_location([&](const BlobLocation& loc) {
       auto it = census.find(loc.pack);
       if (it == census.end()) return;
       ++it->second.blobs;
       it->second.blob_bytes += loc.entry.stored_length;
-      if (used_.contains(loc.entry.id)) {
+      if (used_.contains(loc.entry.id) && owner(loc.entry.id) == loc.pack) {
         ++it->second.used_blobs;
         it->second.used_bytes += loc.entry.stored_length;
       }
@@ -451,6 +481,7 @@ class Pruner {
     }
     if (small.size() >= 2) repack.insert(small.begin(), small.end());
     report_.packs_unused = unused.size();
+    index_unlisted(census, repack);
     IdSet repacked = repack_packs(repack);
     IdSet plan_packs = unused;
     plan_packs.insert(repacked.begin(), repacked.end());
@@ -471,6 +502,22 @@ class Pruner {
       repo_.backend().save({ObjectType::kLock, plan.name()},
                            repo::encode_lock_record(repo_.keys().encryption, plan));
     return plan;
+  }
+
+  // Packs no segment lists that hold the only copy of needed blobs (a
+  // killed repack's, an interrupted backup's whose snapshot another backup
+  // completed) get a segment, so readers find them without a trailer search.
+  template <class Census>
+  void index_unlisted(const Census& census, const IdSet& repack) {
+    if (options_.dry_run || recovered_.empty()) return;
+    std::vector<PackInfo> listing;
+    for (auto& p : repo_.recovered_packs()) {
+      auto it = census.find(p.id);
+      if (it != census.end() && it->second.used_blobs > 0 && !repack.count(p.id)) listing.push_back(std::move(p));
+    }
+    if (listing.empty()) return;
+    repo_.save_index_segment(listing);
+    ++report_.segments_written;
   }
 
   // Copies the needed blobs of `packs` into new packs (unless a copy lives

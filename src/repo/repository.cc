@@ -160,6 +160,7 @@ std::vector<std::string> Repository::load_index(const SegmentObserver& each_segm
   std::sort(names.begin(), names.end());
   std::vector<std::vector<PackInfo>> loaded(names.size());
   std::vector<std::string> skipped;
+  bool vanished = false;
   std::mutex mu;
   ThreadPool pool(ThreadPool::default_threads());
   for (size_t i = 0; i < names.size(); ++i) {
@@ -175,6 +176,12 @@ std::vector<std::string> Repository::load_index(const SegmentObserver& each_segm
       } catch (const Error& e) {
         if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kNotFound) throw;
         std::lock_guard lock(mu);
+        if (e.code() == ErrorCode::kNotFound) {
+          // Listed, then gone: a prune replaced it (its successor is
+          // written first) — read the listing again below.
+          vanished = true;
+          return;
+        }
         skipped.push_back(name);
         warn("index segment " + name + " skipped: " + e.message());
       }
@@ -195,6 +202,7 @@ std::vector<std::string> Repository::load_index(const SegmentObserver& each_segm
     for (auto& p : packs) all.push_back(std::move(p));
   loaded.clear();
   index_.add_packs(all);
+  if (vanished) refresh_index();
   std::sort(skipped.begin(), skipped.end());
   return skipped;
 }

@@ -15,6 +15,10 @@
 //    for long (suspended, cut off) may have been judged dead and must not
 //    save a snapshot, even after it renews again;
 // 5. it removes its marker when done (best effort; prune clears leftovers).
+//
+// Register before loading the index (Repository::load_index): an index read
+// earlier could still list packs a prune deleted, together with its plan,
+// between that read and the registration.
 #pragma once
 
 #include <memory>

@@ -165,8 +165,8 @@ TEST_F(Fixture, AWriterThatKnowsThePlanStoresItsBlobsAgain) {
   EXPECT_EQ(r1.plans_waiting, 1u);
 
   auto other = repo::Repository::open(mem.be, "pw");
-  other->load_index();
   repo::WriterRegistration late(*other, "late");
+  other->load_index();
   EXPECT_EQ(late.plans_excluded(), 1u);
   Bytes b = blob_bytes(1);
   EXPECT_FALSE(other->can_reference(other->hash(b)));
