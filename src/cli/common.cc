@@ -363,6 +363,10 @@ std::string get_password(const GlobalOptions& g, bool confirm) {
               "LIFEBOAT_PASSWORD_COMMAND or LIFEBOAT_PASSWORD (or run on a terminal to be asked)");
 }
 
+std::string password_from_file(const std::string& path, const std::string& option) {
+  return checked(read_password_file(path, option), option + " " + path);
+}
+
 std::string get_new_password(const std::string& file) {
   if (!file.empty())
     return checked(read_password_file(file, "--new-password-file"),
