@@ -420,8 +420,8 @@ std::string repository_location(const GlobalOptions& g) {
   if (all.size() > 1)
     throw Error(ErrorCode::kInvalidArgument,
                 "--repo was given " + std::to_string(all.size()) +
-                    " times; this command works on one repository (only 'lifeboat plan' "
-                    "compares several)");
+                    " times; this command works on one repository (only 'plan', 'restore' "
+                    "and 'node restore' take several)");
   return all[0];
 }
 
