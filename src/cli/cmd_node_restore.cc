@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
+#include "cli/restore_repos.h"
 #include "node/node_restore.h"
 
 namespace lifeboat::cli {
@@ -178,7 +179,17 @@ int run(const RestoreFlags& f, const GlobalOptions& g) {
     if (b && live->total == 0) live->total = live->ready + b->size;
   };
 
-  auto repo = open_repository(g, true);
+  RestoreRepos repos = open_restore_repos(g);
+  // The primary: the first repository with snapshots of the node (its
+  // snapshots decide what is restored).
+  if (repos.repos.size() > 1)
+    repos.choose_primary([&](repo::Repository& repo) {
+      for (const auto& [id, s] : repo.list_snapshots())
+        if (s.node == f.node && !s.account.empty()) return true;
+      return false;
+    });
+  repo::Repository* repo = &repos.primary();
+  o.more_repos = repos.more();
   const auto started = std::chrono::steady_clock::now();
   StatusLine status(progress_wanted(g), [live, started] { return render_status(*live, started); });
   node::NodeRestoreResult r = node::run_node_restore(*repo, o);
@@ -186,7 +197,9 @@ int run(const RestoreFlags& f, const GlobalOptions& g) {
   if (!f.timeline.empty()) node::write_timeline(r, f.timeline);
 
   if (g.json) {
-    print_json(result_json(r));
+    Json j = result_json(r);
+    if (repos.several) j["repositories"] = restore_repos_json(repos, r.sources);
+    print_json(j);
   } else if (!g.quiet) {
     std::string text = fmt::format("{:<20} {:<11} {:>11} {:>8} {:>9} {:>9}  {}\n", "account",
                                    "state", "size", "files", "ready", "online", "snapshot");
@@ -203,6 +216,7 @@ int run(const RestoreFlags& f, const GlobalOptions& g) {
         format_seconds(r.duration_seconds), time_or_dash(r.ready_50), time_or_dash(r.ready_90),
         time_or_dash(r.ready_100), format_bytes(r.bytes_written), format_bytes(r.bytes_fetched),
         printable(r.state_dir));
+    if (repos.several) text += restore_repos_text(repos, r.sources);
     print_out(text);
   }
   if (!r.all_ready()) {

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
+#include "cli/restore_repos.h"
 #include "restore/restorer.h"
 
 namespace lifeboat::cli {
@@ -104,10 +105,18 @@ CommandRun setup_restore(CLI::App& app, const GlobalOptions& g) {
       ref = ref.substr(0, colon);
     }
     if (f->target.empty()) throw Error(ErrorCode::kInvalidArgument, "--target must not be empty");
-    auto repo = open_repository(g, true);
-    auto [id, snapshot] = repo->find_snapshot(ref, f->account);
-    // Fails with "not found" before touching the target if the path is not there.
-    find_snapshot_node(*repo, id, snapshot, subpath);
+    RestoreRepos repos = open_restore_repos(g);
+    // The primary: the first repository that has the snapshot and can read
+    // the path in it. Fails with "not found" before touching the target if
+    // no repository has them.
+    Id id;
+    repo::Snapshot snapshot;
+    repos.choose_primary([&](repo::Repository& repo) {
+      std::tie(id, snapshot) = repo.find_snapshot(ref, f->account);
+      find_snapshot_node(repo, id, snapshot, subpath);
+      return true;
+    });
+    repo::Repository* repo = &repos.primary();
     prepare_target(f->target);
 
     restore::RestoreOptions options;
@@ -121,6 +130,7 @@ CommandRun setup_restore(CLI::App& app, const GlobalOptions& g) {
     };
     restore::RestoreProgress progress;
     options.progress = &progress;
+    options.more_repos = repos.more();
 
     auto started = std::chrono::steady_clock::now();
     StatusLine status(progress_wanted(g),
@@ -131,7 +141,9 @@ CommandRun setup_restore(CLI::App& app, const GlobalOptions& g) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
     if (g.json) {
-      print_json(result_json(id, *f, options.subpath, result, seconds));
+      Json j = result_json(id, *f, options.subpath, result, seconds);
+      if (repos.several) j["repositories"] = restore_repos_json(repos, result.sources);
+      print_json(j);
     } else if (!g.quiet) {
       std::string text = fmt::format(
           "restored snapshot {}{} into {}\n"
@@ -144,6 +156,7 @@ CommandRun setup_restore(CLI::App& app, const GlobalOptions& g) {
                             count_of(result.damaged, "entry was", "entries were"));
       if (f->verify && result.mismatches == 0 && result.errors == 0)
         text += "verified: everything restored matches the snapshot\n";
+      if (repos.several) text += restore_repos_text(repos, result.sources);
       print_out(text);
     }
     if (result.errors > 0) {

@@ -373,6 +373,10 @@ std::string get_password(const GlobalOptions& g, bool confirm) {
   return get_password_from(source, confirm);
 }
 
+std::string password_from_file(const std::string& path, const std::string& option) {
+  return checked(read_password_file(path, option), option + " " + path);
+}
+
 std::string get_new_password(const std::string& file) {
   if (!file.empty())
     return checked(read_password_file(file, "--new-password-file"),
@@ -426,8 +430,8 @@ std::string repository_location(const GlobalOptions& g) {
   if (all.size() > 1)
     throw Error(ErrorCode::kInvalidArgument,
                 "--repo was given " + std::to_string(all.size()) +
-                    " times; this command works on one repository (only 'lifeboat plan' "
-                    "compares several)");
+                    " times; this command works on one repository (only 'plan', 'restore' "
+                    "and 'node restore' take several)");
   return all[0];
 }
 

@@ -40,6 +40,9 @@ struct GlobalOptions {
   // --repo (repeatable: only `plan` takes several), or LIFEBOAT_REPOSITORY.
   std::vector<std::string> repos;
   std::string password_file;  // --password-file
+  // --repo-password-file, repeatable: the i-th is the password of the i-th
+  // --repo (restore and node restore); "" or missing = the password above.
+  std::vector<std::string> repo_password_files;
   bool json = false;
   bool quiet = false;
   bool verbose = false;
@@ -105,6 +108,8 @@ struct PasswordSource {
   std::string what;  // for the prompt and messages ("the destination password"); "" = default
 };
 std::string get_password_from(const PasswordSource& source, bool confirm);
+// The first line of `path` (given with `option`, named in errors); not empty.
+std::string password_from_file(const std::string& path, const std::string& option);
 // A new password for `key add` / `key passwd`: from `file`, or asked twice
 // on the terminal.
 std::string get_new_password(const std::string& file);

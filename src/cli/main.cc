@@ -26,7 +26,8 @@ constexpr CommandSetup kCommands[] = {
 
 void add_global_options(CLI::App& app, GlobalOptions& g) {
   app.add_option("--repo", g.repos,
-                 "repository location (a directory path); 'plan' takes several --repo")
+                 "repository location (a directory path); 'plan', 'restore' and 'node restore' "
+                 "take several --repo")
       ->envname("LIFEBOAT_REPOSITORY")
       ->allow_extra_args(false)
       ->group("Global options");
@@ -34,6 +35,11 @@ void add_global_options(CLI::App& app, GlobalOptions& g) {
                  "read the repository password from the first line of FILE "
                  "(else LIFEBOAT_PASSWORD_FILE, LIFEBOAT_PASSWORD_COMMAND, LIFEBOAT_PASSWORD, "
                  "or a prompt on a terminal)")
+      ->group("Global options");
+  app.add_option("--repo-password-file", g.repo_password_files,
+                 "with several --repo: the password of the repository given in the same "
+                 "position (repeatable; '' = the common password)")
+      ->allow_extra_args(false)
       ->group("Global options");
   app.add_flag("--json", g.json, "print the result as one JSON document on stdout")
       ->group("Global options");

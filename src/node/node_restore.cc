@@ -125,6 +125,18 @@ NodeRestoreResult run_node_restore(repo::Repository& repo, const NodeRestoreOpti
   const auto snapshots = repo.list_snapshots();
   std::map<Id, const repo::Snapshot*> by_id;
   for (const auto& [id, s] : snapshots) by_id[id] = &s;
+  // Resuming with another repository first (the one of the first run is
+  // down): the journal's snapshots are looked up in the others too.
+  std::vector<std::vector<std::pair<Id, repo::Snapshot>>> more_snapshots;
+  auto find_elsewhere = [&](const Id& id) -> const repo::Snapshot* {
+    if (more_snapshots.empty())
+      for (repo::Repository* other : options.more_repos)
+        more_snapshots.push_back(other->list_snapshots());
+    for (const auto& list : more_snapshots)
+      for (const auto& [sid, s] : list)
+        if (sid == id) return &s;
+    return nullptr;
+  };
 
   std::optional<RestoreJournal> journal;
   if (RestoreJournal::exists(state_dir)) {
@@ -177,6 +189,8 @@ NodeRestoreResult run_node_restore(repo::Repository& repo, const NodeRestoreOpti
   std::vector<AccountRestore> accounts;
   std::vector<std::pair<std::string, uint64_t>> sizes;
   for (const auto& e : journal->plan()) {
+    if (!by_id.count(e.snapshot) && !options.more_repos.empty())
+      if (const repo::Snapshot* s = find_elsewhere(e.snapshot)) by_id[e.snapshot] = s;
     AccountRestore a;
     a.account = e.account;
     a.snapshot_id = e.snapshot;
@@ -276,6 +290,9 @@ NodeRestoreResult run_node_restore(repo::Repository& repo, const NodeRestoreOpti
     bo.restore.fetch_threads = options.fetch_threads;
     bo.restore.worker_threads = options.worker_threads;
     bo.restore.verify = options.verify;
+    bo.restore.more_repos = options.more_repos;
+    std::vector<restore::SourceStats> sources;
+    bo.source_stats = &sources;
     // First attempt: keep what an interrupted run completed. A retry
     // rewrites everything of the account (what was kept may be what failed).
     bo.restore.keep_complete_files = attempt == 0 && options.resume;
@@ -322,6 +339,11 @@ NodeRestoreResult run_node_restore(repo::Repository& repo, const NodeRestoreOpti
     }
     if (options.on_batch) options.on_batch(nullptr, nullptr);
     result.bytes_fetched += progress.bytes_fetched.load();
+    if (result.sources.empty())
+      result.sources = std::move(sources);
+    else
+      for (size_t k = 0; k < sources.size() && k < result.sources.size(); ++k)
+        result.sources[k] += sources[k];
     std::lock_guard lock(mu);
     std::sort(failed.begin(), failed.end());
     pending = std::move(failed);

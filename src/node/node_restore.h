@@ -67,8 +67,12 @@ struct NodeRestoreOptions {
   int retries = 1;  // extra attempts for an account that failed
   bool verify = true;
   bool restore_owner = true;
-  size_t fetch_threads = 4;
+  size_t fetch_threads = 4;  // per repository
   size_t worker_threads = 2;
+  // Other repositories holding the same snapshots (copies sharing the id
+  // key; index loaded). Snapshots are chosen in the one passed to
+  // run_node_restore; content is read from all (restore/content.h).
+  std::vector<repo::Repository*> more_repos;
   // Per-entry trouble (serialized; from worker threads).
   std::function<void(const std::string& account, const std::string& path,
                      const std::string& message)>
@@ -112,7 +116,9 @@ struct NodeRestoreResult {
   std::vector<AccountRestore> accounts;  // in restore order
   size_t ready = 0, failed = 0, hook_failed = 0, resumed = 0;
   uint64_t bytes_written = 0;  // content bytes written to the target
-  uint64_t bytes_fetched = 0;  // content bytes read from the repository
+  uint64_t bytes_fetched = 0;  // content bytes read from the repositories
+  // Per repository (the first, then more_repos), over every attempt.
+  std::vector<restore::SourceStats> sources;
   double duration_seconds = 0;
   // Seconds until 50/90/100% of the accounts were ready (< 0: never).
   double ready_50 = -1, ready_90 = -1, ready_100 = -1;

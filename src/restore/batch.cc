@@ -235,13 +235,16 @@ std::vector<ItemResult> run_batch(repo::Repository& repo, const std::string& tar
   }
   std::vector<ItemResult> results(items.size());
   const uint64_t fd_limit = raise_fd_limit();
+  std::vector<repo::Repository*> repos{&repo};
+  repos.insert(repos.end(), ro.more_repos.begin(), ro.more_repos.end());
+  Sources sources(std::move(repos));
 
   // Read each item's top tree before the target is touched. A restore of
   // one snapshot into the target itself fails as a whole if it cannot.
   std::vector<std::optional<RestoreRoot>> roots(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
     try {
-      roots[i] = find_root(repo, items[i].tree, ro.subpath);
+      roots[i] = find_root(sources, items[i].tree, ro.subpath);
     } catch (const Error& e) {
       if (items.size() == 1 && items[0].name.empty()) throw;
       results[i].failure = std::current_exception();
@@ -263,7 +266,7 @@ std::vector<ItemResult> run_batch(repo::Repository& repo, const std::string& tar
     span.specials_begin = span.specials_end = static_cast<uint32_t>(all.specials.size());
     if (!roots[i]) continue;
     span.dir_root = items[i].name.empty() ? 0 : dirs.add(0, items[i].name);
-    Plan part = Planner(repo, ro, dirs, dir_fds, *reporters[i]).run(std::move(*roots[i]), span.dir_root);
+    Plan part = Planner(sources, ro, dirs, dir_fds, *reporters[i]).run(std::move(*roots[i]), span.dir_root);
     roots[i].reset();
     span.dirs_end = static_cast<uint32_t>(dirs.size());
     const uint64_t kept = static_cast<uint64_t>(
@@ -346,13 +349,20 @@ std::vector<ItemResult> run_batch(repo::Repository& repo, const std::string& tar
   content_options.worker_threads = std::max<size_t>(1, ro.worker_threads);
   content_options.max_inflight =
       std::clamp<size_t>(content_options.fetch_threads + content_options.worker_threads, 2, 8);
-  ContentRestorer content(repo, files, top, content_options);
+  // Each further repository has fetchers of its own; they get ranges in
+  // flight of their own too, up to twice the single-repository bound.
+  if (sources.size() > 1)
+    content_options.max_inflight =
+        std::min(content_options.max_inflight * 2,
+                 content_options.max_inflight + content_options.fetch_threads * (sources.size() - 1));
+  ContentRestorer content(sources, files, top, content_options);
   std::erase_if(all.refs, [&](const BlobRef& r) { return kept[r.file]; });
   content.plan(std::move(all.refs), items.size() > 1 ? &item_of_file : nullptr);
   for (size_t i = 0; i < items.size(); ++i) one_less(i);
   content.run([&] { create_contentless_files(files, top); });
   finishers.wait();
   if (progress) progress->bytes_fetched = content.stats().bytes_read;
+  if (options.source_stats) *options.source_stats = sources.stats();
   top.rethrow_fatal();
   return results;
 }

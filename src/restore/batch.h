@@ -79,6 +79,9 @@ struct BatchOptions {
   // Called from finisher threads, for different items possibly at once.
   std::function<void(size_t item, const ItemResult& result)> on_item_done;
   BatchProgress* progress = nullptr;
+  // If given, receives what was read from each repository (the one passed
+  // to run_batch, then restore.more_repos) when the batch is through.
+  std::vector<SourceStats>* source_stats = nullptr;
 };
 
 // Restores every item. Returns their results in item order. Throws only for

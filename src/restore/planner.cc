@@ -65,13 +65,9 @@ std::vector<std::string> split_subpath(const std::string& subpath) {
   return out;
 }
 
-Tree load_tree(repo::Repository& repo, const Id& id) {
-  return with_retries(RetryPolicy{}, [&] { return repo.load_tree(id); });
-}
-
-Tree load_tree_or_throw(repo::Repository& repo, const Id& id, const std::string& what) {
+Tree load_tree_or_throw(const Sources& sources, const Id& id, const std::string& what) {
   try {
-    return load_tree(repo, id);
+    return sources.load_tree(id);
   } catch (const Error& e) {
     throw Error(e.code(), what + " cannot be read: " + e.message());
   }
@@ -90,9 +86,10 @@ Node metadata_only(Node&& node) {
   return meta;
 }
 
-Planner::Planner(repo::Repository& repo, const RestoreOptions& options, DirTable& dirs,
+Planner::Planner(const Sources& sources, const RestoreOptions& options, DirTable& dirs,
                  DirFds& dir_fds, Reporter& reporter)
-    : repo_(repo),
+    : sources_(sources),
+      repo_(sources.primary()),
       options_(options),
       dirs_(dirs),
       dir_fds_(dir_fds),
@@ -100,8 +97,8 @@ Planner::Planner(repo::Repository& repo, const RestoreOptions& options, DirTable
       filter_(options.includes, options.excludes),
       restore_owner_(options.restore_owner && geteuid() == 0) {}
 
-RestoreRoot find_root(repo::Repository& repo, const Id& top_tree, const std::string& subpath) {
-  Tree top = load_tree_or_throw(repo, top_tree, "snapshot tree " + top_tree.hex());
+RestoreRoot find_root(const Sources& sources, const Id& top_tree, const std::string& subpath) {
+  Tree top = load_tree_or_throw(sources, top_tree, "snapshot tree " + top_tree.hex());
 
   // The top tree holds one node "." carrying the root directory's own
   // metadata. A bare content tree (no ".") is accepted too.
@@ -124,7 +121,7 @@ RestoreRoot find_root(repo::Repository& repo, const Id& top_tree, const std::str
       throw Error(ErrorCode::kNotFound, "subpath '" + subpath + "' is not in the snapshot ('" +
                                             rel + "' is not a directory)");
     Tree t = bare ? std::move(*bare)
-                  : load_tree_or_throw(repo, node.subtree,
+                  : load_tree_or_throw(sources, node.subtree,
                                        "tree of '" + (rel.empty() ? "." : rel) + "'");
     bare.reset();
     auto it =
@@ -235,7 +232,7 @@ void Planner::walk(std::vector<Pending> start) {
     std::vector<std::string> errors(ids.size());
     const auto load_alone = [&](size_t i) {
       try {
-        loaded[i] = std::make_shared<const Tree>(load_tree(repo_, ids[i]));
+        loaded[i] = std::make_shared<const Tree>(sources_.load_tree(ids[i]));
       } catch (const Error& e) {
         errors[i] = e.message();
       } catch (const std::exception& e) {

@@ -21,6 +21,7 @@
 #include "restore/path_filter.h"
 #include "restore/reporter.h"
 #include "restore/restorer.h"
+#include "restore/sources.h"
 
 namespace lifeboat::restore {
 
@@ -62,14 +63,16 @@ struct RestoreRoot {
   std::string rel;        // path relative to the snapshot root; "" for the root
 };
 
-// Reads the snapshot's top tree and the trees down to `subpath`. Throws
-// Error naming what could not be read, or kNotFound if the subpath is not
-// in the snapshot.
-RestoreRoot find_root(repo::Repository& repo, const Id& top_tree, const std::string& subpath);
+// Reads the snapshot's top tree and the trees down to `subpath` (from the
+// primary repository, else another source). Throws Error naming what could
+// not be read, or kNotFound if the subpath is not in the snapshot.
+RestoreRoot find_root(const Sources& sources, const Id& top_tree, const std::string& subpath);
 
 class Planner {
  public:
-  Planner(repo::Repository& repo, const RestoreOptions& options, DirTable& dirs, DirFds& dir_fds,
+  // Trees are read from the primary repository of `sources` (neighbours in
+  // one ranged read); a tree that cannot be read there comes from another.
+  Planner(const Sources& sources, const RestoreOptions& options, DirTable& dirs, DirFds& dir_fds,
           Reporter& reporter);
 
   // Plans `root` into directory `dir` of the DirTable (0 = the target; a
@@ -97,7 +100,8 @@ class Planner {
   void add_special(uint32_t dir, repo::Node& node);
   bool already_complete(uint32_t dir, const repo::Node& node);
 
-  repo::Repository& repo_;
+  const Sources& sources_;
+  repo::Repository& repo_;  // the primary
   const RestoreOptions& options_;
   DirTable& dirs_;
   DirFds& dir_fds_;

@@ -14,9 +14,12 @@ RestoreResult run_restore(repo::Repository& repo, const Id& root_tree, const std
     batch.on_error = [&options](size_t, const std::string& path, const std::string& message) {
       options.on_error(path, message);
     };
+  std::vector<SourceStats> sources;
+  batch.source_stats = &sources;
   std::vector<ItemResult> results = run_batch(repo, target, {BatchItem{"", root_tree}}, batch);
   RestoreResult r = results[0].counts;
   r.mismatches = results[0].mismatches;
+  r.sources = std::move(sources);
   return r;
 }
 

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "repo/repository.h"
+#include "restore/sources.h"
 
 namespace lifeboat::restore {
 
@@ -59,7 +60,7 @@ struct RestoreOptions {
   // (content ids, sizes, types, modes, owners, times, xattrs, links); see
   // verify.h. Differences are reported through on_error and counted.
   bool verify = false;
-  size_t fetch_threads = 4;   // concurrent ranged reads from the repository
+  size_t fetch_threads = 4;   // concurrent ranged reads from each repository
   size_t worker_threads = 2;  // decrypt / decompress / verify / write
   // Files open for writing at once; 0 = automatic (at most 1000, and a
   // quarter of RLIMIT_NOFILE, which run_restore raises to its hard limit).
@@ -71,6 +72,12 @@ struct RestoreOptions {
   // (never two at once) but come from worker threads.
   std::function<void(const std::string& path, const std::string& message)> on_error;
   RestoreProgress* progress = nullptr;
+  // Other repositories holding the same blobs (copies of the one passed to
+  // run_restore, sharing its id key; index loaded): content is read from
+  // all of them by their measured speed, each falling back on the others
+  // (content.h, sources.h). Trees come from the first repository, falling
+  // back on these.
+  std::vector<repo::Repository*> more_repos;
 };
 
 struct RestoreResult {
@@ -81,6 +88,8 @@ struct RestoreResult {
   uint64_t errors = 0;   // entries that could not be restored
   uint64_t damaged = 0;  // entries marked damaged in the snapshot
   uint64_t mismatches = 0;  // with verify: entries that differ from the snapshot
+  // Per repository (the first, then more_repos): what was read from it.
+  std::vector<SourceStats> sources;
 };
 
 // Restores snapshot tree `root_tree` (the snapshot's `tree` id: a top tree
