@@ -219,6 +219,10 @@ class Pruner {
     if (plan) {
       LockDirectory now_dir = read_locks(false);
       if (plan_ready(*plan, now_dir)) {
+        // Writers that ended since step 3 saved their index segments (and
+        // snapshots) before removing their markers: read both again, so a
+        // segment listing a pack we delete is rewritten too.
+        load_new_segments();
         std::map<Id, Id> latest = read_snapshot_roots(repo_);
         used_.walk(repo_, roots_of(latest, &snapshots_), progress_);
         snapshots_ = std::move(latest);
@@ -267,6 +271,28 @@ class Pruner {
              "writer's): remove it if no backup is running");
       }
     return dir;
+  }
+
+  void load_new_segments() {
+    std::vector<std::string> fresh;
+    repo_.backend().list(ObjectType::kIndex, [&](std::string_view name, uint64_t) {
+      if (!segments_.count(std::string(name))) fresh.emplace_back(name);
+    });
+    std::vector<PackInfo> all;
+    for (const auto& name : fresh) {
+      try {
+        Bytes sealed = repo_.backend().load({ObjectType::kIndex, name});
+        auto packs = repo::decode_index_segment(repo_.keys().encryption, sealed, name);
+        auto& ids = segments_[name];
+        for (auto& p : packs) {
+          ids.push_back(p.id);
+          all.push_back(std::move(p));
+        }
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kNotFound && e.code() != ErrorCode::kCorrupt) throw;
+      }
+    }
+    if (!all.empty()) repo_.index().add_packs(all);
   }
 
   bool plan_ready(const LockRecord& plan, const LockDirectory& dir) {
@@ -482,7 +508,7 @@ class Pruner {
     if (small.size() >= 2) repack.insert(small.begin(), small.end());
     report_.packs_unused = unused.size();
     index_unlisted(census, repack);
-    IdSet repacked = repack_packs(repack);
+    IdSet repacked = repack_packs(repack, unused);
     IdSet plan_packs = unused;
     plan_packs.insert(repacked.begin(), repacked.end());
     if (plan_packs.empty()) return std::nullopt;
@@ -523,11 +549,15 @@ class Pruner {
   // Copies the needed blobs of `packs` into new packs (unless a copy lives
   // in a pack that stays) and returns the packs whose every needed blob now
   // has such a copy. Durable and indexed before returning.
-  IdSet repack_packs(const IdSet& packs) {
+  IdSet repack_packs(const IdSet& packs, const IdSet& unused) {
     IdSet done;
     if (packs.empty()) return done;
+    // A copy counts only in a pack that stays: not planned before, not
+    // repacked now, and not going as unused (a needed blob's second copy
+    // makes a pack look unused: it is needed in one pack only).
     IdSet leaving = packs;
     leaving.insert(planned_.begin(), planned_.end());
+    leaving.insert(unused.begin(), unused.end());
     std::unordered_map<Id, std::vector<BlobLocation>, IdHash> needed;
     for (const Id& p : packs) needed[p];
     for_each_location([&](const BlobLocation& loc) {

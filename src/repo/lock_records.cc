@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
@@ -161,33 +162,54 @@ std::vector<LockRecord> LockDirectory::plans() const { return latest(LockKind::k
 
 LockDirectory read_lock_directory(backend::Backend& backend, const crypto::Key32& encryption_key) {
   LockDirectory dir;
-  backend.list(backend::ObjectType::kLock,
-               [&](std::string_view name, uint64_t) { dir.names.emplace_back(name); });
-  std::sort(dir.names.begin(), dir.names.end());
-  std::vector<std::optional<LockRecord>> loaded(dir.names.size());
-  std::vector<bool> bad(dir.names.size(), false);
-  ThreadPool pool(std::min<size_t>(8, std::max<size_t>(1, dir.names.size())));
-  for (size_t i = 0; i < dir.names.size(); ++i) {
-    pool.submit([&, i] {
-      const std::string& name = dir.names[i];
-      try {
-        if (!parse_lock_name(name)) throw Error(ErrorCode::kCorrupt, "not a record name");
-        Bytes sealed = backend.load({backend::ObjectType::kLock, name});
-        loaded[i] = decode_lock_record(encryption_key, sealed, name);
-      } catch (const Error& e) {
-        // A renewal removes the previous record between our listing and
-        // our read: gone is not damaged.
-        if (e.code() == ErrorCode::kNotFound) return;
-        if (e.code() != ErrorCode::kCorrupt) throw;
-        bad[i] = true;
-      }
+  std::set<std::string> seen;
+  // A record that vanishes between the listing and its read was renewed
+  // (its successor is written before it is removed) or its run ended: list
+  // again until nothing vanishes, or a renewing writer would look absent.
+  for (int pass = 0;; ++pass) {
+    std::vector<std::string> names;
+    backend.list(backend::ObjectType::kLock, [&](std::string_view name, uint64_t) {
+      if (!seen.count(std::string(name))) names.emplace_back(name);
     });
+    std::sort(names.begin(), names.end());
+    std::vector<std::optional<LockRecord>> loaded(names.size());
+    std::vector<char> bad(names.size(), 0), vanished(names.size(), 0);
+    ThreadPool pool(std::min<size_t>(8, std::max<size_t>(1, names.size())));
+    for (size_t i = 0; i < names.size(); ++i) {
+      pool.submit([&, i] {
+        const std::string& name = names[i];
+        try {
+          if (!parse_lock_name(name)) throw Error(ErrorCode::kCorrupt, "not a record name");
+          Bytes sealed = backend.load({backend::ObjectType::kLock, name});
+          loaded[i] = decode_lock_record(encryption_key, sealed, name);
+        } catch (const Error& e) {
+          if (e.code() == ErrorCode::kNotFound) {
+            vanished[i] = 1;
+            return;
+          }
+          if (e.code() != ErrorCode::kCorrupt) throw;
+          bad[i] = 1;
+        }
+      });
+    }
+    pool.wait();
+    bool any_vanished = false;
+    for (size_t i = 0; i < names.size(); ++i) {
+      seen.insert(names[i]);
+      if (vanished[i]) {
+        any_vanished = true;
+        continue;
+      }
+      dir.names.push_back(names[i]);
+      if (loaded[i]) dir.records.push_back(std::move(*loaded[i]));
+      if (bad[i]) dir.unreadable.push_back(names[i]);
+    }
+    if (!any_vanished) break;
+    if (pass >= 100)
+      throw Error(ErrorCode::kUnavailable, "the records under locks/ of " + backend.location() +
+                                               " keep changing while being read; try again");
   }
-  pool.wait();
-  for (size_t i = 0; i < dir.names.size(); ++i) {
-    if (loaded[i]) dir.records.push_back(std::move(*loaded[i]));
-    if (bad[i]) dir.unreadable.push_back(dir.names[i]);
-  }
+  std::sort(dir.names.begin(), dir.names.end());
   return dir;
 }
 

@@ -17,13 +17,13 @@ repo=$work/repo
 
 mkdir -p "$work/pool"
 RANDOM=99
-for i in $(seq 0 59); do head -c $(( (RANDOM % 8 + 1) * 128 * 1024 )) /dev/urandom > "$work/pool/p$i"; done
+for i in $(seq 0 59); do head -c $(( (RANDOM % 8 + 1) * 256 * 1024 )) /dev/urandom > "$work/pool/p$i"; done
 # round K: a new source directory of pool files plus its own data.
 new_backup() {
   local src=$work/src/$1 j
   mkdir -p "$src"
   for j in $(seq 1 12); do cp "$work/pool/p$(( RANDOM % 60 ))" "$src/f$j"; done
-  head -c $(( 2 << 20 )) /dev/urandom > "$src/own"
+  head -c $(( 4 << 20 )) /dev/urandom > "$src/own"
   "$lifeboat" backup "$src" --account site --repo "$repo" >/dev/null 2>&1
 }
 for k in 1 2 3 4 5 6; do new_backup "$k"; done
@@ -40,6 +40,10 @@ killed=0
 for k in $(seq 1 "$rounds"); do
   new_backup "r$k"
   "$lifeboat" forget --keep-last 2 --repo "$repo" >/dev/null 2>&1
+  # Time an uninterrupted prune of this very state (on a copy), so the kill
+  # can land in any of its phases.
+  rm -rf "$work/probe" && cp -a "$repo" "$work/probe"
+  full_ms=$(duration_ms "$lifeboat" prune --repo "$work/probe")
   if kill_after_ms $(( RANDOM % (full_ms + full_ms / 4) )) "$lifeboat" prune --repo "$repo"; then
     killed=$((killed + 1))
   fi
