@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Law 5: prune deletes while other nodes back up, and never what a snapshot
-# needs. Two backup processes (two nodes) run in a loop while forget and
+# needs. Two backup processes (two nodes) run in a loop, and a third runs
+# one long backup, while forget and
 # prune run again and again. Every backup reuses files from a shared pool,
 # so it keeps meeting content whose only copy sits in a pack a prune has
 # planned to delete (its snapshot was just forgotten): the race two-phase
@@ -43,13 +44,20 @@ writer() {
 }
 
 iterations=${PRUNE_ITERATIONS:-14}
+# A third node with one long backup (a big account): the first prunes
+# certainly overlap a running backup, so their plans must wait.
+mkdir -p "$work/src/web3-1"
+head -c $(( 96 << 20 )) /dev/urandom > "$work/src/web3-1/big"
+cp "$work/pool/p1" "$work/pool/p2" "$work/src/web3-1/"
+"$lifeboat" backup "$work/src/web3-1" --node web3 --account site --repo "$repo" >/dev/null 2>>"$work/web3.err" &
+w3=$!
 writer web1 "$iterations" 11 &
 w1=$!
 writer web2 "$iterations" 22 &
 w2=$!
 
 prunes=0 deleted=0 waited=0 repacked=0
-running() { kill -0 "$w1" 2>/dev/null || kill -0 "$w2" 2>/dev/null; }
+running() { kill -0 "$w1" 2>/dev/null || kill -0 "$w2" 2>/dev/null || kill -0 "$w3" 2>/dev/null; }
 while running; do
   "$lifeboat" forget --keep-last 2 --repo "$repo" >/dev/null 2>>"$work/forget.err" || { cat "$work/forget.err"; exit 1; }
   "$lifeboat" prune --json --repo "$repo" >"$work/prune.json" 2>>"$work/prune.err" ||
@@ -61,6 +69,7 @@ while running; do
 done
 wait "$w1" || { echo "FAIL: writer web1"; exit 1; }
 wait "$w2" || { echo "FAIL: writer web2"; exit 1; }
+wait "$w3" || { echo "FAIL: backup web3:"; cat "$work/web3.err"; exit 1; }
 echo "ran $prunes prunes while two nodes backed up: $deleted packs deleted, $repacked repacked, $waited times a plan waited for a running backup"
 [ "$prunes" -ge 3 ] || { echo "FAIL: only $prunes prunes ran during the backups"; exit 1; }
 [ "$deleted" -gt 0 ] || { echo "FAIL: no prune deleted anything"; exit 1; }
@@ -86,5 +95,5 @@ for id in $("$lifeboat" snapshots --json --repo "$repo" 2>/dev/null | jq -r '.[]
   diff -r --no-dereference "$path" "$work/out" >/dev/null || { echo "FAIL: snapshot $id differs from $path"; exit 1; }
   count=$((count + 1))
 done
-[ "$count" -eq 4 ] || { echo "FAIL: expected 4 snapshots (2 nodes x keep-last 2), found $count"; exit 1; }
+[ "$count" -eq 5 ] || { echo "FAIL: expected 5 snapshots (2 nodes x keep-last 2, and web3's), found $count"; exit 1; }
 echo "check --read-data clean; all $count snapshots restore exactly"
