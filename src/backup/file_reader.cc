@@ -199,7 +199,8 @@ void FileReader::read_chunks(Bytes& buf, ByteStream& in, uint64_t size_hint, boo
 void FileReader::emit_chunk(ByteView chunk, bool large_file, FileReadResult& out) {
   Id id = repo_.hash(chunk);
   out.content.push_back({id, chunk.size()});
-  if (repo_.index().contains(id)) return;
+  // Stored already (in a pack no pending prune plan will delete: can_reference).
+  if (repo_.index().contains(id) && repo_.can_reference(id)) return;
   if (!large_file) {
     try {
       repo_.save_blob(repo::BlobType::kData, id, chunk, &tally_);

@@ -9,6 +9,8 @@
 
 #include "backend/mem_backend.h"
 #include "base/error.h"
+#include "repo/lock_records.h"
+#include "repo/writer_registration.h"
 #include "support/fidelity_tree.h"
 #include "support/mem_repo.h"
 #include "support/snapshot_lookup.h"
@@ -87,6 +89,51 @@ TEST(Archiver, IdenticalContentIsStoredOnce) {
   auto r2 = run_backup(*f.repo, b, {});
   EXPECT_GT(r1.snapshot.summary.bytes_added, 4u << 20);
   EXPECT_LT(r2.snapshot.summary.bytes_added, 4096u);  // only the new tree blobs
+}
+
+// A backup that starts while a prune plan exists must not rely on the
+// plan's packs (they may be deleted while it runs): content stored only
+// there is stored again — small files, large files (chunked on the CPU
+// pool) and files unchanged since the parent snapshot alike.
+TEST(Archiver, ContentOnlyInPacksAPrunePlanWillDeleteIsStoredAgain) {
+  test::TempDir dir;
+  std::string src = dir.path() + "/src";
+  ::mkdir(src.c_str(), 0755);
+  std::string big(5 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 13);
+  write_file(src + "/big", big);
+  write_file(src + "/small", std::string(3000, 's'));
+  Fixture f;
+  BackupOptions opts;
+  opts.account = "a";
+  auto first = run_backup(*f.repo, src, opts);
+  // A prune plans to delete every pack there is.
+  repo::LockRecord plan;
+  plan.kind = repo::LockKind::kPlan;
+  plan.run = repo::new_run_id();
+  plan.seq = 1;
+  plan.time = plan.started = now_unix_nanos();
+  plan.plan_id = Id{};
+  plan.plan_id.bytes[0] = 1;
+  f.be->list(backend::ObjectType::kData, [&](std::string_view name, uint64_t) {
+    plan.packs.push_back(*Id::from_hex(name));
+  });
+  f.be->save({backend::ObjectType::kLock, plan.name()}, repo::encode_lock_record(f.repo->keys().encryption, plan));
+
+  auto writer_repo = repo::Repository::open(f.be, "pw");
+  repo::WriterRegistration writer(*writer_repo, "backup a");
+  writer_repo->load_index();
+  opts.parent_id = first.snapshot_id;
+  opts.parent = first.snapshot;  // unchanged files would reuse its content ids
+  auto second = run_backup(*writer_repo, src, opts);
+  EXPECT_GE(second.snapshot.summary.bytes_added, big.size() + 3000)
+      << "deduplicated against packs a prune plans to delete";
+  EXPECT_EQ(second.snapshot.summary.files_unmodified, 0u);
+  // And without the plan the same backup stores nothing new.
+  auto plain_repo = repo::Repository::open(f.be, "pw");
+  plain_repo->load_index();
+  auto third = run_backup(*plain_repo, src, opts);
+  EXPECT_LT(third.snapshot.summary.bytes_added, 4096u);
 }
 
 TEST(Archiver, UnreadableAndVanishedFilesMakeThePartialResult) {
