@@ -29,7 +29,9 @@ s3() { local method=$1 path=$2; shift 2
     -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -X "$method" "$@" "$S3_ENDPOINT$path"; }
 
 python3 "$here/../../bench/gen_node.py" --out "$work/home" --accounts 6 --scale 0.03 --seed 5 >/dev/null
-head -c 12000000 /dev/urandom >"$work/home/$(ls "$work/home" | head -1)/big.bin"  # a multipart pack
+# 40 MB: at least one full pack (two packers fill packs side by side, so a
+# smaller file may end up in two packs under the multipart threshold).
+head -c 40000000 /dev/urandom >"$work/home/$(ls "$work/home" | head -1)/big.bin"
 "$lifeboat" init -q 2>"$work/err" || { cat "$work/err"; fail "init with Object Lock"; }
 s3 GET "/$bucket?object-lock=" | grep -q "<ObjectLockEnabled>Enabled" || fail "init did not make the bucket with Object Lock"
 "$lifeboat" node backup "$work/home" --node web1 -q 2>"$work/err" || { cat "$work/err"; fail "node backup with Object Lock"; }
