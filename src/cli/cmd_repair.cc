@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
+#include "prune/prune_lock.h"
 #include "repo/index_repair.h"
 #include "repo/snapshot_repair.h"
 #include "repo/writer_registration.h"
@@ -153,6 +154,9 @@ int run_repair_snapshots(const SnapshotFlags& f, const GlobalOptions& g) {
 int run_repair_index(const IndexFlags& f, const GlobalOptions& g) {
   // The index is loaded by the repair itself, so damaged segments are named.
   auto repo = open_repository(g, false);
+  // Not while a prune rewrites segments and deletes packs: each could undo
+  // the other's work (a segment listing a pack just deleted).
+  prune::PruneLock lock(*repo, "repair index");
   std::atomic<uint64_t> done{0}, total{0};
   repo::IndexRepairOptions o;
   o.full = f.full;

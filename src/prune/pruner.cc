@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "base/thread_pool.h"
 #include "crypto/random.h"
+#include "prune/prune_lock.h"
 #include "repo/lock_renewer.h"
 #include "repo/tree_walk.h"
 
@@ -134,42 +135,6 @@ std::vector<Id> roots_of(const std::map<Id, Id>& snaps, const std::map<Id, Id>* 
   return out;
 }
 
-std::string describe_writer(const LockRecord& w) {
-  return (w.what.empty() ? std::string("a writer") : w.what) + " (" + w.host + ", pid " +
-         std::to_string(w.pid) + ", since " + format_rfc3339(w.started) + ")";
-}
-
-// The prune lock: one prune at a time. Writers never look at it.
-class PruneLock {
- public:
-  PruneLock(Repository& repo, int64_t stale_after_ns) : repo_(repo) {
-    LockRecord r;
-    r.kind = LockKind::kPrune;
-    r.run = repo::new_run_id();
-    r.what = "prune";
-    r.started = now_unix_nanos();
-    repo::fill_process_identity(r);
-    renewer_ = std::make_unique<repo::LockRenewer>(repo, std::move(r), repo::kMarkerRenewEvery);
-    // Ours is durable: of two prunes starting at once, each sees the other
-    // and both stop (safe; rare), never both go on.
-    LockDirectory dir = repo::read_lock_directory(repo.backend(), repo.keys().encryption);
-    const UnixNanos now = now_unix_nanos();
-    for (const auto& other : dir.latest(LockKind::kPrune)) {
-      if (other.run == renewer_->record().run || repo::lock_record_stale(other, now, stale_after_ns)) continue;
-      renewer_.reset();
-      throw Error(ErrorCode::kAlreadyExists,
-                  "another prune is running on " + repo.location() + ": " + describe_writer(other) +
-                      "; run prune again when it has finished (a prune killed on another host "
-                      "holds the lock for up to an hour)");
-    }
-    renewer_->start();
-  }
-  const std::string& run() const { return renewer_->record().run; }
-
- private:
-  Repository& repo_;
-  std::unique_ptr<repo::LockRenewer> renewer_;
-};
 
 class Pruner {
  public:
@@ -179,7 +144,7 @@ class Pruner {
   PruneReport run() {
     if (!options_.dry_run) require_delete_permission();
     std::optional<PruneLock> lock;
-    if (!options_.dry_run) lock.emplace(repo_, options_.stale_after_ns);
+    if (!options_.dry_run) lock.emplace(repo_, "prune", options_.stale_after_ns);
     own_run_ = lock ? lock->run() : "";
 
     // 2. Writers and plans, read before the snapshots: a writer gone by now
@@ -303,7 +268,7 @@ class Pruner {
       bool knows = w.ready && std::find(w.plans.begin(), w.plans.end(), plan.plan_id) != w.plans.end();
       if (!knows) {
         ready = false;
-        report_.waiting_for.push_back(describe_writer(w));
+        report_.waiting_for.push_back(describe_lock_holder(w));
       }
     }
     return ready;

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "base/error.h"
+#include "prune/prune_lock.h"
 #include "prune/pruner.h"
 #include "repo/lock_records.h"
 #include "repo/writer_registration.h"
@@ -273,6 +274,24 @@ TEST_F(Fixture, AnotherRunningPruneIsRefused) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kAlreadyExists);
   }
+}
+
+TEST_F(Fixture, RepairIndexAndPruneExcludeEachOther) {
+  {
+    prune::PruneLock repairing(repo, "repair index");
+    try {
+      prune();
+      FAIL() << "prune ran during repair index";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kAlreadyExists);
+      EXPECT_NE(e.message().find("repair index"), std::string::npos);
+    }
+  }
+  // Released: prune runs, and leaves no record behind.
+  EXPECT_NO_THROW(prune());
+  size_t records = 0;
+  mem.be->list(ObjectType::kLock, [&](std::string_view, uint64_t) { ++records; });
+  EXPECT_EQ(records, 0u);
 }
 
 TEST_F(Fixture, AnUnreadableSnapshotStopsThePruneBeforeItDeletesAnything) {
