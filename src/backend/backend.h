@@ -72,6 +72,11 @@ class Backend {
   // Calls fn(name, size) for every object of the type, in no given order.
   virtual void list(ObjectType type,
                     const std::function<void(std::string_view name, uint64_t size)>& fn) = 0;
+  // Abandons uploads that were started more than `older_than_seconds` ago
+  // and never completed (S3 multipart uploads of a killed writer: their
+  // parts cost storage and are listed nowhere else). Returns how many; 0
+  // where the medium has no such thing. Called by prune.
+  virtual size_t abort_stale_uploads(int64_t older_than_seconds) { return 0; }
 };
 
 // Opens a repository location given on the command line: a plain path is a

@@ -480,6 +480,51 @@ void S3Backend::abort_other_uploads(const std::string& key) {
   }
 }
 
+namespace {
+
+// "2026-11-26T10:00:00.000Z" (S3's Initiated) as seconds since the epoch;
+// nullopt if it does not parse.
+std::optional<int64_t> parse_s3_time(const char* text) {
+  std::tm tm{};
+  const char* rest = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) return std::nullopt;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+}  // namespace
+
+size_t S3Backend::abort_stale_uploads(int64_t older_than_seconds) {
+  const int64_t cutoff = static_cast<int64_t>(std::time(nullptr)) - older_than_seconds;
+  const std::string prefix = prefix_.empty() ? "" : prefix_ + "/";
+  size_t aborted = 0;
+  std::string key_marker, id_marker;
+  for (;;) {
+    std::string query = "?prefix=" + uri_encode(prefix, false) + "&uploads=";
+    if (!key_marker.empty())
+      query += "&key-marker=" + uri_encode(key_marker, false) + "&upload-id-marker=" + uri_encode(id_marker, false);
+    HttpRequest req = request("GET", bucket_path() + query);
+    HttpResponse r = http_->perform(req);
+    if (r.status != 200) fail(req, r, "the multipart uploads of " + shown_);
+    pugi::xml_document doc;
+    doc.load_buffer(r.body.data(), r.body.size());
+    auto result = doc.child("ListMultipartUploadsResult");
+    for (auto u : result.children("Upload")) {
+      auto started = parse_s3_time(u.child_value("Initiated"));
+      if (!started || *started > cutoff) continue;
+      HttpRequest abort =
+          request("DELETE", object_path(u.child_value("Key")) + "?uploadId=" + uri_encode(u.child_value("UploadId"), false));
+      HttpResponse ar = http_->perform(abort);
+      if (ar.status == 204 || ar.status == 200 || ar.status == 404) ++aborted;
+      else fail(abort, ar, std::string("the multipart upload of ") + u.child_value("Key"));
+    }
+    if (std::string_view(result.child_value("IsTruncated")) != "true") break;
+    key_marker = result.child_value("NextKeyMarker");
+    id_marker = result.child_value("NextUploadIdMarker");
+    if (key_marker.empty()) break;
+  }
+  return aborted;
+}
+
 Bytes S3Backend::load(const Handle& h, uint64_t offset, uint64_t length) {
   return http_->load(
       request("GET", object_path(key_of(h))), h.describe(), offset, length, [&] { return size(h); },

@@ -96,6 +96,7 @@ class S3Backend : public Backend {
   void remove(const Handle& h) override;
   void list(ObjectType type,
             const std::function<void(std::string_view, uint64_t)>& fn) override;
+  size_t abort_stale_uploads(int64_t older_than_seconds) override;
 
  private:
   std::string key_of(const Handle& h) const;        // "<prefix>/data/ab/<name>"

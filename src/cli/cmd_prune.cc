@@ -47,6 +47,7 @@ Json report_json(const prune::PruneReport& r, bool dry_run) {
                                {"bytes", r.bytes_waiting},
                                {"for", waiting}}},
               {"lock_records_removed", r.records_removed},
+              {"uploads_abandoned", r.uploads_abandoned},
               {"unreadable", unreadable}};
 }
 
@@ -70,6 +71,8 @@ std::string report_text(const prune::PruneReport& r, bool dry_run) {
     t += "the next prune after they end deletes them\n";
   }
   if (!r.plans_done && !r.packs_planned && !r.plans_waiting) t += "nothing to delete\n";
+  if (r.uploads_abandoned)
+    t += fmt::format("abandoned {} multipart uploads older than a day (a killed writer's parts)\n", r.uploads_abandoned);
   for (const auto& u : r.unreadable) t += "left alone, unreadable: " + u + "\n";
   return t;
 }

@@ -199,6 +199,7 @@ class Pruner {
       }
       if (!options_.dry_run) remove_dead_records(now_dir);
     }
+    if (!options_.dry_run) abandon_stale_uploads();
     std::sort(report_.waiting_for.begin(), report_.waiting_for.end());
     report_.waiting_for.erase(std::unique(report_.waiting_for.begin(), report_.waiting_for.end()),
                               report_.waiting_for.end());
@@ -219,6 +220,14 @@ class Pruner {
                       " refused a deletion (" + e.message() +
                       "); run prune with the tier's prune credentials (docs/OPERATIONS.md "
                       "\"Append-only tiers\")");
+    }
+  }
+
+  void abandon_stale_uploads() {
+    try {
+      report_.uploads_abandoned = repo_.backend().abort_stale_uploads(options_.abandon_uploads_after_seconds);
+    } catch (const Error& e) {
+      warn("stale multipart uploads in " + repo_.location() + " not abandoned: " + e.message());
     }
   }
 

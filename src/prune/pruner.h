@@ -44,6 +44,9 @@ struct PruneOptions {
   // Report what would happen; write and delete nothing.
   bool dry_run = false;
   int64_t stale_after_ns = repo::kMarkerStaleAfter;
+  // Multipart uploads (S3) started longer ago than this and never
+  // completed are abandoned: a killed writer's parts.
+  int64_t abandon_uploads_after_seconds = 24 * 3600;
   // Entries per rewritten index segment.
   size_t segment_entries = 1 << 16;
   std::function<void(const std::string&)> warn;
@@ -90,6 +93,7 @@ struct PruneReport {
   std::vector<std::string> waiting_for;  // "node backup web209 (host, pid 123, since ...)"
 
   uint64_t records_removed = 0;          // stale markers, superseded records
+  uint64_t uploads_abandoned = 0;        // stale multipart uploads (S3)
   std::vector<std::string> unreadable;   // packs or records prune could not read (left alone)
 };
 

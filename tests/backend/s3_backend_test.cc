@@ -365,6 +365,24 @@ TEST(S3Backend, ObjectLockRetainsWhatIsWrittenEvenAgainstTheAdmin) {
   EXPECT_TRUE(b->load(snapshot, 0, 0) == bytes_of(300, 3));
 }
 
+// A writer killed in the middle of a multipart upload leaves parts that
+// cost storage and are listed nowhere; prune abandons such uploads under
+// the repository's prefix (and only there) once they are old.
+TEST(S3Backend, StaleMultipartUploadsUnderThePrefixAreAbandoned) {
+  const std::string bucket = test::RgwServer::fresh_bucket();
+  auto b = std::make_unique<S3Backend>(test::RgwServer::shared().endpoint() + "/" + bucket + "/repo", test_settings());
+  b->create();
+  const std::string name(64, 'a');
+  ASSERT_EQ(raw("POST", "/" + bucket + "/repo/data/aa/" + name + "?uploads=").status, 200);
+  ASSERT_EQ(raw("POST", "/" + bucket + "/elsewhere/x?uploads=").status, 200);
+  EXPECT_EQ(b->abort_stale_uploads(3600), 0u) << "a fresh upload may be a running writer's";
+  // Every upload started before a minute from now counts as old.
+  EXPECT_EQ(b->abort_stale_uploads(-60), 1u);
+  const std::string left(as_chars(raw("GET", "/" + bucket + "?uploads=").body));
+  EXPECT_EQ(left.find("repo/data/aa/"), std::string::npos) << left;
+  EXPECT_NE(left.find("elsewhere/x"), std::string::npos) << "an upload outside the prefix was touched: " << left;
+}
+
 TEST(S3Backend, ObjectLockGovernanceMode) {
   const std::string bucket = test::RgwServer::fresh_bucket();
   auto b = locked_backend(bucket, 2, "GOVERNANCE");
