@@ -4,7 +4,7 @@
 #include <unordered_set>
 
 #include "copy/blob_transfer.h"
-#include "repo/tree_walk.h"
+#include "repo/tree_loader.h"
 
 namespace lifeboat::copy {
 
@@ -120,15 +120,20 @@ class Copier {
   void send_trees_and_blobs(const Id& root, std::unordered_set<Id, IdHash>& walked_now) {
     std::mutex mu;  // guards `missing` and `walked_now`
     std::vector<Id> missing;
-    auto visit = [&](const repo::WalkItem& item, std::vector<Id>& subtrees) {
-      if (stopped() || walked_.contains(item.tree)) return;  // walked for an earlier snapshot
-      Bytes raw = load_source_blob(src_, BlobType::kTree, item.tree);
+    // Trees of one pack are read together (repo/tree_loader.h): a remote
+    // source costs a few hundred requests, not one per directory.
+    auto visit = [&](const Id& id, const repo::LoadedTree& loaded, std::vector<Id>& subtrees) {
+      if (stopped()) return;
+      if (!loaded.ok) {
+        const ErrorCode code = loaded.failure->code();
+        if (code == ErrorCode::kNotFound || code == ErrorCode::kCorrupt) throw SourceError(*loaded.failure);
+        throw Error(*loaded.failure);
+      }
       repo::Tree tree;
       try {
-        tree = repo::decode_tree(raw);
+        tree = repo::decode_tree(loaded.plaintext);
       } catch (const Error& e) {
-        throw SourceError(Error(ErrorCode::kCorrupt, "tree " + item.tree.hex() + " in " +
-                                                         src_.location() + ": " + e.message()));
+        throw SourceError(Error(ErrorCode::kCorrupt, "tree " + id.hex() + " in " + src_.location() + ": " + e.message()));
       }
       std::vector<Id> lacking;
       for (const repo::Node& n : tree.nodes) {
@@ -136,21 +141,21 @@ class Copier {
         for (const repo::ContentPart& p : n.content)
           if (!p.is_hole() && !dst_has(p.blob)) lacking.push_back(p.blob);
       }
-      if (!dst_has(item.tree)) dst_.save_blob(BlobType::kTree, item.tree, raw, &progress_.sent);
+      if (!dst_has(id)) dst_.save_blob(BlobType::kTree, id, loaded.plaintext, &progress_.sent);
       ++progress_.trees_walked;
       std::lock_guard lock(mu);
-      walked_now.insert(item.tree);
+      walked_now.insert(id);
       missing.insert(missing.end(), lacking.begin(), lacking.end());
     };
-    repo::TreeWalkOptions walk;
-    walk.threads = options_.tree_threads;
-    walk.after_level = [&] {
+    auto after_slice = [&] {
       pacer_.maybe_flush(dst_, progress_.sent);
       if (missing.size() < options_.batch_blobs) return;
       transfer_blobs(src_, dst_, std::move(missing), transfer_, progress_.sent, pacer_);
       missing.clear();
     };
-    repo::walk_trees({repo::WalkItem{root, 0}}, visit, walk);
+    // A tree walked for a snapshot copied earlier in this run is complete in DST.
+    repo::walk_loaded_trees(src_, {root}, visit, options_.tree_threads,
+                            [&](const Id& t) { return stopped() || walked_.contains(t); }, after_slice);
     transfer_blobs(src_, dst_, std::move(missing), transfer_, progress_.sent, pacer_);
   }
 

@@ -13,7 +13,7 @@
 #include "crypto/random.h"
 #include "prune/prune_lock.h"
 #include "repo/lock_renewer.h"
-#include "repo/tree_walk.h"
+#include "repo/tree_loader.h"
 
 namespace lifeboat::prune {
 
@@ -47,6 +47,8 @@ class UsedBlobs {
   bool contains(const Id& id) const { return std::binary_search(ids_.begin(), ids_.end(), id); }
   size_t size() const { return ids_.size(); }
 
+  // Trees of one pack are read together (repo/tree_loader.h): a remote
+  // repository costs a few hundred requests, not one per directory.
   void walk(Repository& repo, const std::vector<Id>& roots, PruneProgress* progress) {
     std::mutex mu;
     std::vector<Id> found;
@@ -54,24 +56,22 @@ class UsedBlobs {
       std::sort(found.begin(), found.end());
       found.erase(std::unique(found.begin(), found.end()), found.end());
     };
-    std::vector<repo::WalkItem> items;
-    for (const Id& r : roots)
-      if (!contains(r)) items.push_back({r, 0});
-    repo::TreeWalkOptions options;
-    options.after_level = [&] { compact(); };
-    auto visit = [&](const repo::WalkItem& item, std::vector<Id>& subtrees) {
-      if (contains(item.tree)) return;  // walked by an earlier pass
+    auto visit = [&](const Id& id, const repo::LoadedTree& loaded, std::vector<Id>& subtrees) {
       repo::Tree tree;
       try {
-        tree = repo.load_tree(item.tree);
+        if (!loaded.ok) throw *loaded.failure;
+        tree = repo::decode_tree(loaded.plaintext);
       } catch (const Error& e) {
+        // Trouble reaching the repository is not damage: say what it is.
+        if (e.code() != ErrorCode::kCorrupt && e.code() != ErrorCode::kNotFound) throw;
         throw Error(ErrorCode::kCorrupt,
-                    "tree " + item.tree.hex() + " cannot be read (" + e.message() +
+                    "tree " + id.hex() + " cannot be read (" + e.message() +
                         "); prune deletes nothing while it cannot tell what a snapshot needs: run "
                         "'lifeboat check', then 'lifeboat repair snapshots' or forget the snapshots "
                         "that need it");
       }
       std::vector<Id> blobs;
+      blobs.push_back(id);
       for (const auto& node : tree.nodes) {
         if (node.type == repo::NodeType::kDir && !node.subtree.is_zero()) subtrees.push_back(node.subtree);
         for (const auto& part : node.content)
@@ -79,10 +79,11 @@ class UsedBlobs {
       }
       std::lock_guard lock(mu);
       found.insert(found.end(), blobs.begin(), blobs.end());
+      if (found.size() > (1u << 22)) compact();  // duplicates across trees stay bounded
       advance(progress);
     };
-    auto trees = repo::walk_trees(items, visit, options);
-    for (const auto& [id, rank] : trees) found.push_back(id);
+    // A tree already in the set was walked by an earlier pass, with everything below it.
+    repo::walk_loaded_trees(repo, roots, visit, 8, [&](const Id& t) { return contains(t); });
     compact();
     std::vector<Id> merged;
     merged.reserve(ids_.size() + found.size());

@@ -14,6 +14,7 @@
 #include "base/thread_pool.h"
 #include "fs/metadata.h"
 #include "restore/retry.h"
+#include "repo/tree_loader.h"
 
 namespace lifeboat::restore {
 namespace {
@@ -24,11 +25,9 @@ using repo::Tree;
 
 // Directories whose trees are loaded at once. Bounds the trees held in memory.
 constexpr size_t kTreeBatch = 256;
-// Trees of a batch that lie in one pack at most this far apart are read
-// with one ranged read: a tree walk over a remote repository is otherwise
-// one request per directory (28,590 for the benchmark node).
-constexpr uint64_t kTreeReadGap = 256 << 10;
-constexpr uint64_t kTreeReadMax = 8 << 20;
+// Trees of a batch that lie in one pack close together are read with one
+// ranged read (repo/tree_loader.h): a tree walk over a remote repository is
+// otherwise one request per directory (28,590 for the benchmark node).
 // Recently loaded trees kept for identical directories elsewhere (the same
 // CMS core in many accounts).
 constexpr size_t kTreeCacheSize = 256;
@@ -164,37 +163,6 @@ Plan Planner::run(RestoreRoot start, uint32_t dir) {
   return std::move(plan_);
 }
 
-// Groups the trees to load into runs that one ranged read can serve: trees
-// in one pack, close together. A tree the index does not place is a run of
-// its own (load_tree finds it).
-std::vector<std::vector<size_t>> Planner::tree_read_runs(const std::vector<Id>& ids) const {
-  std::vector<std::vector<size_t>> runs;
-  std::vector<std::pair<repo::BlobLocation, size_t>> placed;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (auto loc = repo_.locate(ids[i])) {
-      placed.emplace_back(*loc, i);
-    } else {
-      runs.push_back({i});
-    }
-  }
-  std::sort(placed.begin(), placed.end(), [](const auto& a, const auto& b) {
-    return a.first.pack != b.first.pack ? a.first.pack < b.first.pack : a.first.entry.offset < b.first.entry.offset;
-  });
-  uint64_t run_start = 0, run_end = 0;
-  for (size_t k = 0; k < placed.size(); ++k) {
-    const auto& [loc, i] = placed[k];
-    const uint64_t end = loc.entry.offset + loc.entry.stored_length;
-    const bool joins = k > 0 && placed[k - 1].first.pack == loc.pack && loc.entry.offset >= run_end &&
-                       loc.entry.offset - run_end <= kTreeReadGap && end - run_start <= kTreeReadMax;
-    if (!joins) {
-      runs.emplace_back();
-      run_start = loc.entry.offset;
-    }
-    runs.back().push_back(i);
-    run_end = end;
-  }
-  return runs;
-}
 
 void Planner::walk(std::vector<Pending> start) {
   std::vector<Pending> queue = std::move(start);
@@ -239,7 +207,7 @@ void Planner::walk(std::vector<Pending> start) {
         errors[i] = e.what();
       }
     };
-    for (const std::vector<size_t>& run : tree_read_runs(ids)) {
+    for (const std::vector<size_t>& run : repo::tree_read_runs(repo_, ids)) {
       pool.submit([&, run] {
         if (run.size() > 1) {
           std::vector<repo::BlobLocation> locs;

@@ -91,7 +91,6 @@ class Planner {
   };
 
   void walk(std::vector<Pending> start);
-  std::vector<std::vector<size_t>> tree_read_runs(const std::vector<Id>& ids) const;
   void process_node(uint32_t dir, const std::string& rel, repo::Node& node, bool inherited,
                     std::vector<Pending>& pending);
   bool ensure_dir(uint32_t dir);

@@ -4,7 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -274,6 +276,52 @@ TEST_F(Fixture, AnotherRunningPruneIsRefused) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kAlreadyExists);
   }
+}
+
+// A backend that counts reads of packs (prune over a remote repository
+// pays per request).
+class CountingBackend : public backend::MemBackend {
+ public:
+  std::atomic<int> pack_reads{0};
+  Bytes load(const backend::Handle& h, uint64_t offset, uint64_t length) override {
+    if (h.type == ObjectType::kData) ++pack_reads;
+    return MemBackend::load(h, offset, length);
+  }
+};
+
+TEST(PruneWalk, TreesOfOnePackAreReadTogether) {
+  auto be = std::make_shared<CountingBackend>();
+  repo::Repository::init(*be, "pw", crypto::KdfParams::for_tests(), {});
+  auto repo = repo::Repository::open(be, "pw");
+  // 300 directories, each its own tree, all in one pack.
+  repo::Tree top;
+  for (int d = 0; d < 300; ++d) {
+    repo::Tree dir;
+    repo::Node file;
+    file.name = "f";
+    Bytes b = blob_bytes(d, 64);
+    Id id = repo->hash(b);
+    repo->save_blob(BlobType::kData, id, b);
+    file.content.push_back({id, b.size()});
+    dir.nodes.push_back(file);
+    repo::Node sub;
+    char name[16];
+    std::snprintf(name, sizeof name, "d%03d", d);
+    sub.name = name;
+    sub.type = repo::NodeType::kDir;
+    sub.subtree = repo->save_tree(dir);
+    top.nodes.push_back(sub);
+  }
+  repo::Snapshot s;
+  s.tree = repo->save_tree(top);
+  repo->flush();
+  s.time = now_unix_nanos();
+  repo->save_snapshot(s);
+  be->pack_reads = 0;
+  auto pruner = repo::Repository::open(be, "pw");
+  auto r = prune::prune(*pruner, {});
+  EXPECT_EQ(r.blobs_used, 601u);
+  EXPECT_LE(be->pack_reads.load(), 6) << "one read per tree instead of one per pack region";
 }
 
 TEST_F(Fixture, RepairIndexAndPruneExcludeEachOther) {
