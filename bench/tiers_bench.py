@@ -533,7 +533,7 @@ class TiersBench:
             got = rb.meta_map(target)
             got = {p: x for p, x in got.items() if p != rb.STATE_DIR and not p.startswith(rb.STATE_DIR + "/")}
             v = rb.compare_meta(node_meta, got)
-            v["restored"] = rb.stats_of(got)
+            v["expected"], v["restored"] = node_stats, rb.stats_of(got)
             v["counts_match"] = all(v["restored"][k] == node_stats[k] for k in ("files", "dirs", "symlinks", "bytes"))
             v["ok"] = v["ok"] and v["counts_match"] and sm["ready"] == self.args.tiers_accounts and sm["failed"] == 0
             if i == 0:
