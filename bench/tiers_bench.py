@@ -323,7 +323,8 @@ class TiersBench:
                        f"repo {rb.human_bytes(r['bytes_after'])}")
                 if not r["ok"]:
                     raise RuntimeError(f"{step} failed (rc {r['rc']}): {' | '.join(r['stderr_tail'])}")
-                r["report"] = self.parse(tname, step, r["stdout"])
+                with open(lb(step) + ".out", errors="replace") as f:    # all of it: run_cmd keeps only the first MiB
+                    r["report"] = self.parse(tname, step, f.read())
                 r.pop("stdout", None)
             out["bytes_after"] = out["steps"]["prune"]["bytes_after"]
             out["verify"] = self.verify_pruned(key, tool, repo, env, rd, lb, check=a.tiers_check == "all" or i == 0)
