@@ -6,6 +6,7 @@
     python3 bench/run_bench.py --quick --tools restic,borg      # smoke test of the harness
     python3 bench/run_bench.py --node-only --node-runs 3        # only the node section (below)
     python3 bench/run_bench.py --backends-only                  # only the backends section (bench/backends_bench.py)
+    python3 bench/run_bench.py --tiers-only                     # only the tiers section (bench/tiers_bench.py)
 
 The node is generated once (bench/gen_node.py, kept as a pristine copy in the
 work directory and reused while its parameters do not change).  Then, for each
@@ -57,10 +58,22 @@ source like the full restore above, and with diff -r per account in the
 first run (--node-diff).  Report between <!-- bench-node:begin --> and
 <!-- bench-node:end -->, raw results in bench/out/node-results.json.
 
-The backends section (last; --no-backends skips it, --backends-only runs only
-it) is bench/backends_bench.py: first backup and full restore of a ~1 GB
+The backends section (after the node section; --no-backends skips it,
+--backends-only runs only it) is bench/backends_bench.py: first backup and full restore of a ~1 GB
 node through each backend on loopback (local, rclone REST, lifeboat serve,
 S3 on Ceph RGW, SFTP on sshd), lifeboat and restic on the same servers.
+
+The tiers section (after that; --no-tiers skips it, --tiers-only runs only
+it) is bench/tiers_bench.py: on a node of its own (--tiers-accounts,
+--tiers-scale: ~0.66 GB), a month of daily snapshots (--tiers-days, built
+once and kept), then per run (--tiers-runs) `forget --keep-daily 7
+--keep-weekly 4` and prune with lifeboat and restic on fresh copies of it
+(time, CPU, peak RSS, size before/after, a second prune; checked and one
+kept snapshot restored), and `lifeboat node restore` from one repository
+and from two at once (the month and its tier copy, each behind its own
+`rclone serve restic`), on loopback and through WAN-like links
+(--tiers-bwlimit, --tiers-delay-ms).  ~50 minutes at the defaults on 2
+busy cores, most of it the WAN-like restores.
 """
 
 from __future__ import annotations
@@ -1551,7 +1564,9 @@ def main():
                    help="diff -r every restored account against the node: in the first run of each way (default), all runs, never")
     g.add_argument("--node-results", default=os.path.join(HERE, "out", "node-results.json"), help="raw results of the node section")
     import backends_bench   # here, not at the top: it imports this module
+    import tiers_bench      # likewise
     backends_bench.add_arguments(ap)
+    tiers_bench.add_arguments(ap)
     args = ap.parse_args()
     args.accounts = args.accounts or (20 if args.quick else 200)
     args.scale = args.scale or (0.05 if args.quick else 1.0)
@@ -1560,6 +1575,7 @@ def main():
     args.out = args.out or (os.path.join(HERE, "out", "BENCHMARKS-quick.md") if args.quick else os.path.join(ROOT, "docs", "BENCHMARKS.md"))
     args.lifeboat = os.path.abspath(args.lifeboat)
     backends_bench.finish_arguments(ap, args)
+    tiers_bench.finish_arguments(ap, args)
     args.tool_list = [t.strip() for t in args.tools.split(",") if t.strip()]
     for t in args.tool_list:
         if t not in TOOLS:
@@ -1613,12 +1629,12 @@ def run(args, scratch, started, cmdline):
             log(f"{t}: not run: {avail[t][1]}")
     log(f"machine: {machine}")
     log(f"versions: {versions}")
-    if not args.backends_only:
+    if not (args.backends_only or args.tiers_only):
         bench.prepare()
     t_start = time.time()
     failed = []
     classic = None
-    if not args.node_only and not args.backends_only:
+    if not args.node_only and not args.backends_only and not args.tiers_only:
         results = []
         for i in range(args.runs):
             order = tools[i % len(tools):] + tools[:i % len(tools)] if tools else []
@@ -1646,7 +1662,7 @@ def run(args, scratch, started, cmdline):
         failed += [f"{r['tool']} run {r['run']}" for r in results if not r["ok"]]
     else:
         classic = earlier_classic(args)
-    if not args.no_node_steps and not args.backends_only:
+    if not args.no_node_steps and not args.backends_only and not args.tiers_only:
         t_node = time.time()
         nb = NodeBench(bench, args, tools)
         nres = nb.run()
@@ -1664,9 +1680,12 @@ def run(args, scratch, started, cmdline):
         print(section)
         failed += [f"node section: {t} backup" for t, b in nres["backup"].items() if not b.get("ok")]
         failed += [f"node section: {r['variant']} run {r['run']}" for r in nres["runs"] if not r["ok"]]
-    if not args.no_backends and not args.node_only:
+    if not args.no_backends and not args.node_only and not args.tiers_only:
         import backends_bench
         failed += backends_bench.run_section(args, scratch, machine, started)
+    if not args.no_tiers and not args.node_only and not args.backends_only:
+        import tiers_bench
+        failed += tiers_bench.run_section(args, scratch, machine, started)
     log(f"total {time.time() - t_start:.0f} s")
     if failed:
         log("failures: " + ", ".join(failed))
