@@ -3,12 +3,16 @@
 // the snapshot objects the plan names, and prints the plan. Only snapshot
 // objects are deleted: the data they referenced is prune's business.
 #include <algorithm>
+#include <atomic>
 #include <climits>
+#include <exception>
 #include <memory>
+#include <mutex>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "base/thread_pool.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "repo/forget_plan.h"
@@ -100,25 +104,47 @@ std::string plan_text(const std::vector<repo::ForgetGroup>& groups, const Flags&
 // (an append-only server, a read-only directory, an S3 user without
 // DeleteObject) refuses the first one, so nothing is removed.
 size_t remove_planned(repo::Repository& repo, const std::vector<repo::ForgetGroup>& groups) {
-  size_t removed = 0;
-  for (const auto& g : groups) {
-    for (const auto& e : g.remove) {
-      try {
-        repo.remove_snapshot(e.id);
-      } catch (const Error& err) {
-        if (err.code() != ErrorCode::kPermission) throw;
-        throw Error(ErrorCode::kPermission,
-                    fmt::format("forget: {} ({}); forget and prune need credentials that may delete - "
-                                "an append-only tier's backup credentials cannot: run them with the "
-                                "tier's prune credentials",
-                                err.message(),
-                                removed == 0 ? "nothing removed"
-                                             : fmt::format("{} removed before it", removed)));
-      }
-      ++removed;
+  std::vector<Id> ids;
+  for (const auto& g : groups)
+    for (const auto& e : g.remove) ids.push_back(e.id);
+  std::atomic<size_t> removed{0};
+  auto remove = [&](const Id& id) {
+    try {
+      repo.remove_snapshot(id);
+    } catch (const Error& err) {
+      if (err.code() != ErrorCode::kPermission) throw;
+      const size_t done = removed.load();
+      throw Error(ErrorCode::kPermission,
+                  fmt::format("forget: {} ({}); forget and prune need credentials that may delete - "
+                              "an append-only tier's backup credentials cannot: run them with the "
+                              "tier's prune credentials",
+                              err.message(),
+                              done == 0 ? "nothing removed" : fmt::format("{} removed before it", done)));
     }
+    ++removed;
+  };
+  if (ids.empty()) return 0;
+  // The first alone: credentials that may not delete stop forget before
+  // anything is removed. The rest in parallel (each removal is a round trip,
+  // or a directory sync on a local disk).
+  remove(ids[0]);
+  std::mutex mu;
+  std::exception_ptr failure;
+  {
+    ThreadPool pool(8);
+    for (size_t i = 1; i < ids.size(); ++i)
+      pool.submit([&, i] {
+        try {
+          remove(ids[i]);
+        } catch (...) {
+          std::lock_guard lock(mu);
+          if (!failure) failure = std::current_exception();
+        }
+      });
+    pool.wait();
   }
-  return removed;
+  if (failure) std::rethrow_exception(failure);
+  return removed.load();
 }
 
 void check_flags(const Flags& f) {

@@ -199,6 +199,8 @@ class Pruner {
         report_.bytes_waiting += report_.bytes_planned;
       }
       if (!options_.dry_run) remove_dead_records(now_dir);
+    } else if (!options_.dry_run) {
+      remove_dead_records(read_locks(false));
     }
     if (!options_.dry_run) abandon_stale_uploads();
     std::sort(report_.waiting_for.begin(), report_.waiting_for.end());

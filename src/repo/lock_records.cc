@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <set>
 #include <mutex>
@@ -38,6 +40,30 @@ std::string own_pid_namespace() {
   ssize_t n = readlink("/proc/self/ns/pid", buf, sizeof buf - 1);
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// Field 22 of /proc/PID/stat (start time in clock ticks after boot); "" if
+// the process does not exist. The command name (field 2) may hold spaces
+// and parentheses, so fields are counted after its last ')'.
+std::string start_ticks(int64_t pid) {
+  std::string stat = read_first_line("/proc/" + std::to_string(pid) + "/stat");
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return "";
+  std::istringstream rest(stat.substr(close + 1));
+  std::string field;
+  for (int i = 3; i <= 22 && (rest >> field); ++i) {
+    if (i == 22) return field;
+  }
+  return "";
+}
+
+std::string boot_id() { return read_first_line("/proc/sys/kernel/random/boot_id"); }
 
 std::string own_hostname() {
   char buf[256] = {};
@@ -77,6 +103,7 @@ void fill_process_identity(LockRecord& r) {
   r.host = own_hostname();
   r.pid = static_cast<int64_t>(getpid());
   r.pid_namespace = own_pid_namespace();
+  r.process_start = boot_id() + "/" + start_ticks(r.pid);
 }
 
 Bytes encode_lock_record(const crypto::Key32& encryption_key, const LockRecord& r) {
@@ -89,6 +116,7 @@ Bytes encode_lock_record(const crypto::Key32& encryption_key, const LockRecord& 
   j["host"] = r.host;
   j["pid_namespace"] = r.pid_namespace;
   j["pid"] = r.pid;
+  j["process_start"] = r.process_start;
   j["what"] = r.what;
   if (r.kind == LockKind::kWriter) {
     j["ready"] = r.ready;
@@ -120,6 +148,7 @@ LockRecord decode_lock_record(const crypto::Key32& encryption_key, ByteView seal
     r.host = j.value("host", "");
     r.pid_namespace = j.value("pid_namespace", "");
     r.pid = j.value("pid", int64_t{0});
+    r.process_start = j.value("process_start", "");
     r.what = j.value("what", "");
     r.ready = j.value("ready", false);
     if (j.contains("plans")) r.plans = ids_from_json(j["plans"], what);
@@ -217,7 +246,13 @@ bool process_certainly_gone(const LockRecord& r) {
   if (r.pid <= 0 || r.host.empty() || r.pid_namespace.empty()) return false;
   if (r.host != own_hostname() || r.pid_namespace != own_pid_namespace()) return false;
   if (r.pid == static_cast<int64_t>(getpid())) return false;
-  return kill(static_cast<pid_t>(r.pid), 0) != 0 && errno == ESRCH;
+  if (kill(static_cast<pid_t>(r.pid), 0) != 0 && errno == ESRCH) return true;
+  // The pid exists: the writer's, or a later process's that reuses it.
+  const size_t slash = r.process_start.find('/');
+  if (slash == std::string::npos) return false;
+  if (r.process_start.substr(0, slash) != boot_id()) return true;  // booted since
+  const std::string now = start_ticks(r.pid);
+  return !now.empty() && now != r.process_start.substr(slash + 1);
 }
 
 bool lock_record_stale(const LockRecord& r, UnixNanos now, int64_t stale_after_ns) {

@@ -39,6 +39,9 @@ struct LockRecord {
   std::string host;
   std::string pid_namespace;  // "pid:[inode]" of the writer, to judge its pid on the same host
   int64_t pid = 0;
+  // "<boot id>/<start time in clock ticks>": tells the writer from a later
+  // process that was given the same pid.
+  std::string process_start;
   std::string what;        // "node backup web209", "prune", ...
   bool ready = false;      // writers: the plans below are what it knew before deduplicating
   std::vector<Id> plans;   // writers: the plans (by id) it excludes from deduplication
@@ -74,9 +77,10 @@ struct LockDirectory {
 
 LockDirectory read_lock_directory(backend::Backend& backend, const crypto::Key32& encryption_key);
 
-// Whether the process that wrote `r` is certainly gone: it runs on this
-// host, in this pid namespace, and its pid does not exist. Anything else
-// (another host, another container) says nothing.
+// Whether the process that wrote `r` is certainly gone: it ran on this
+// host, in this pid namespace, and its pid does not exist now, or belongs
+// to a process started later (pids are reused), or the machine has booted
+// since. Anything else (another host, another container) says nothing.
 bool process_certainly_gone(const LockRecord& r);
 
 // A record is stale when its process is certainly gone, or when it was last

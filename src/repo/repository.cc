@@ -162,7 +162,9 @@ std::vector<std::string> Repository::load_index(const SegmentObserver& each_segm
   std::vector<std::string> skipped;
   bool vanished = false;
   std::mutex mu;
-  ThreadPool pool(ThreadPool::default_threads());
+  // Small objects, each a round trip: as many in flight as a remote store
+  // serves well, not one per core.
+  ThreadPool pool(std::max<size_t>(ThreadPool::default_threads(), kObjectLoadThreads));
   for (size_t i = 0; i < names.size(); ++i) {
     pool.submit([&, i] {
       const std::string& name = names[i];
@@ -731,12 +733,22 @@ Id Repository::save_snapshot(const Snapshot& snapshot) {
 }
 
 Snapshot Repository::load_snapshot(const Id& id) const {
+  {
+    std::lock_guard lock(snapshot_cache_mu_);
+    if (auto it = snapshot_cache_.find(id); it != snapshot_cache_.end()) return it->second;
+  }
   Bytes sealed = backend_->load({ObjectType::kSnapshot, id.hex()});
   // The name is the hash of the content: a snapshot swapped for another
   // valid one under a different name is caught here.
   if (crypto::sha256(sealed) != id)
     throw Error(ErrorCode::kCorrupt, "snapshot " + id.hex() + " does not match its name");
-  return decode_snapshot(keys_.encryption, sealed, id.hex());
+  Snapshot s = decode_snapshot(keys_.encryption, sealed, id.hex());
+  // Snapshots never change (named by their content): a later listing in
+  // this process (choosing a restore's primary, then planning it) reads
+  // only the new ones.
+  std::lock_guard lock(snapshot_cache_mu_);
+  snapshot_cache_.emplace(id, s);
+  return s;
 }
 
 std::vector<std::pair<Id, Snapshot>> Repository::list_snapshots() const {
@@ -745,7 +757,7 @@ std::vector<std::pair<Id, Snapshot>> Repository::list_snapshots() const {
     if (auto id = Id::from_hex(name)) ids.push_back(*id);
   });
   std::vector<std::optional<Snapshot>> loaded(ids.size());
-  ThreadPool pool(ThreadPool::default_threads());
+  ThreadPool pool(std::max<size_t>(ThreadPool::default_threads(), kObjectLoadThreads));
   for (size_t i = 0; i < ids.size(); ++i) {
     pool.submit([&, i] {
       try {
@@ -793,7 +805,13 @@ std::pair<Id, Snapshot> Repository::find_snapshot(const std::string& ref,
   return {matches[0], load_snapshot(matches[0])};
 }
 
-void Repository::remove_snapshot(const Id& id) { backend_->remove({ObjectType::kSnapshot, id.hex()}); }
+void Repository::remove_snapshot(const Id& id) {
+  {
+    std::lock_guard lock(snapshot_cache_mu_);
+    snapshot_cache_.erase(id);
+  }
+  backend_->remove({ObjectType::kSnapshot, id.hex()});
+}
 
 // ---- keys ----
 

@@ -289,6 +289,11 @@ class Repository {
   std::unordered_set<Id, IdHash> dedup_excluded_;
   std::mutex guard_mu_;
   std::function<void()> snapshot_guard_;
+  // Snapshots read so far (they never change).
+  mutable std::mutex snapshot_cache_mu_;
+  mutable std::unordered_map<Id, Snapshot, IdHash> snapshot_cache_;
+  // Small objects (snapshots, index segments) loaded at once.
+  static constexpr size_t kObjectLoadThreads = 16;
   // Blobs being saved but not yet uploaded and indexed.
   std::mutex inflight_mu_;
   std::unordered_set<Id, IdHash> inflight_;

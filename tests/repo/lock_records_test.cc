@@ -85,6 +85,16 @@ TEST(LockRecords, StaleByTimeOrByAGoneProcess) {
   // This process is alive.
   fill_process_identity(r);
   EXPECT_FALSE(process_certainly_gone(r));
+  EXPECT_NE(r.process_start.find('/'), std::string::npos);
+  // A record whose pid now belongs to a process started at another time
+  // (pids are reused: a killed prune's pid given to a later command).
+  LockRecord reused = r;
+  reused.pid = 1;  // exists in every pid namespace
+  reused.process_start = r.process_start.substr(0, r.process_start.find('/')) + "/1";
+  EXPECT_TRUE(process_certainly_gone(reused));
+  // And one from before the machine booted.
+  reused.process_start = "another-boot/1";
+  EXPECT_TRUE(process_certainly_gone(reused));
 }
 
 }  // namespace
