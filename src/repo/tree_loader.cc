@@ -38,25 +38,29 @@ std::vector<std::vector<size_t>> tree_read_runs(const Repository& repo, const st
   return runs;
 }
 
+void read_tree_run(const Repository& repo, const std::vector<Id>& ids, const std::vector<size_t>& run,
+                   std::vector<LoadedTree>& out) {
+  if (run.size() < 2) return;  // one tree: the caller's own load is as cheap
+  std::vector<BlobLocation> locs;
+  for (size_t i : run) locs.push_back(*repo.locate(ids[i]));
+  try {
+    auto blobs = repo.load_blobs_in_one_read(locs);
+    for (size_t k = 0; k < run.size(); ++k) {
+      if (!blobs[k]) continue;
+      out[run[k]].plaintext = std::move(*blobs[k]);
+      out[run[k]].ok = true;
+    }
+  } catch (const Error&) {
+    // Each is loaded alone by the caller, with every fallback.
+  }
+}
+
 namespace {
 
 // Loads the trees of one run into `out` (indices as in the run).
 void load_run(const Repository& repo, const std::vector<Id>& ids, const std::vector<size_t>& run,
               std::vector<LoadedTree>& out) {
-  if (run.size() > 1) {
-    std::vector<BlobLocation> locs;
-    for (size_t i : run) locs.push_back(*repo.locate(ids[i]));
-    try {
-      auto blobs = repo.load_blobs_in_one_read(locs);
-      for (size_t k = 0; k < run.size(); ++k) {
-        if (!blobs[k]) continue;
-        out[run[k]].plaintext = std::move(*blobs[k]);
-        out[run[k]].ok = true;
-      }
-    } catch (const Error&) {
-      // Each is loaded alone below, with every fallback.
-    }
-  }
+  read_tree_run(repo, ids, run, out);
   for (size_t i : run) {
     if (out[i].ok) continue;
     try {

@@ -35,6 +35,12 @@ struct LoadedTree {
   std::optional<Error> failure;  // when !ok: what load_blob threw
 };
 
+// Reads the trees of one run (indices into `ids`) with one ranged read and
+// fills the entries of `out` that verify; the others stay !ok for the
+// caller's own fallback (Repository::load_blob, or another repository).
+void read_tree_run(const Repository& repo, const std::vector<Id>& ids, const std::vector<size_t>& run,
+                   std::vector<LoadedTree>& out);
+
 // Walks every tree reachable from `roots`, level by level, each distinct
 // tree once, loading each level with tree_read_runs on `threads` threads.
 // `visit` runs on those threads (thread-safe), gets the tree's plaintext

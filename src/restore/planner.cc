@@ -198,6 +198,7 @@ void Planner::walk(std::vector<Pending> start) {
     }
     std::vector<std::shared_ptr<const Tree>> loaded(ids.size());
     std::vector<std::string> errors(ids.size());
+    std::vector<repo::LoadedTree> raw(ids.size());
     const auto load_alone = [&](size_t i) {
       try {
         loaded[i] = std::make_shared<const Tree>(sources_.load_tree(ids[i]));
@@ -209,22 +210,16 @@ void Planner::walk(std::vector<Pending> start) {
     };
     for (const std::vector<size_t>& run : repo::tree_read_runs(repo_, ids)) {
       pool.submit([&, run] {
-        if (run.size() > 1) {
-          std::vector<repo::BlobLocation> locs;
-          for (size_t i : run) locs.push_back(*repo_.locate(ids[i]));
+        repo::read_tree_run(repo_, ids, run, raw);
+        for (size_t i : run) {
+          if (!raw[i].ok) continue;
           try {
-            auto blobs = repo_.load_blobs_in_one_read(locs);
-            for (size_t k = 0; k < run.size(); ++k) {
-              if (!blobs[k]) continue;
-              try {
-                loaded[run[k]] = std::make_shared<const Tree>(repo::decode_tree(*blobs[k]));
-              } catch (const Error&) {
-              }
-            }
+            loaded[i] = std::make_shared<const Tree>(repo::decode_tree(raw[i].plaintext));
           } catch (const Error&) {
-            // Each is loaded alone below, with every fallback.
           }
+          raw[i] = repo::LoadedTree{};
         }
+        // The rest alone, with every fallback (other repositories too).
         for (size_t i : run)
           if (!loaded[i]) load_alone(i);
       });

@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <filesystem>
 #include <memory>
 
@@ -13,6 +12,7 @@
 #include "restore/restorer.h"
 #include "support/files.h"
 #include "support/temp_dir.h"
+#include "support/trailer_counter.h"
 #include "support/tree_compare.h"
 
 namespace lifeboat::copy {
@@ -72,28 +72,6 @@ struct Tiers : ::testing::Test {
   }
 };
 
-// Reads of SRC's packs, counted: a remote source pays per request.
-class CountingSource : public backend::Backend {
- public:
-  explicit CountingSource(std::shared_ptr<MemBackend> inner) : inner_(std::move(inner)) {}
-  std::atomic<int> pack_reads{0};
-  std::string location() const override { return inner_->location(); }
-  void create() override { inner_->create(); }
-  void save(const backend::Handle& h, ByteView data) override { inner_->save(h, data); }
-  Bytes load(const backend::Handle& h, uint64_t offset, uint64_t length) override {
-    if (h.type == backend::ObjectType::kData) ++pack_reads;
-    return inner_->load(h, offset, length);
-  }
-  std::optional<uint64_t> size(const backend::Handle& h) override { return inner_->size(h); }
-  void remove(const backend::Handle& h) override { inner_->remove(h); }
-  void list(backend::ObjectType type, const std::function<void(std::string_view, uint64_t)>& fn) override {
-    inner_->list(type, fn);
-  }
-
- private:
-  std::shared_ptr<MemBackend> inner_;
-};
-
 TEST_F(Tiers, TreesOfOnePackAreReadTogether) {
   for (int d = 0; d < 200; ++d) {
     const std::string sub = home + "/many/d" + std::to_string(d);
@@ -101,7 +79,7 @@ TEST_F(Tiers, TreesOfOnePackAreReadTogether) {
     test::write_file(sub + "/f", "file " + std::to_string(d));
   }
   backup();
-  auto counting = std::make_shared<CountingSource>(src_be);
+  auto counting = std::make_shared<test::TrailerCounter>(src_be);
   auto remote_src = repo::Repository::open(counting, "src-pw");
   remote_src->load_index();
   auto dst = open_dst();

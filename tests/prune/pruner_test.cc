@@ -4,7 +4,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -17,6 +16,7 @@
 #include "repo/lock_records.h"
 #include "repo/writer_registration.h"
 #include "support/mem_repo.h"
+#include "support/trailer_counter.h"
 
 namespace lifeboat {
 namespace {
@@ -278,19 +278,9 @@ TEST_F(Fixture, AnotherRunningPruneIsRefused) {
   }
 }
 
-// A backend that counts reads of packs (prune over a remote repository
-// pays per request).
-class CountingBackend : public backend::MemBackend {
- public:
-  std::atomic<int> pack_reads{0};
-  Bytes load(const backend::Handle& h, uint64_t offset, uint64_t length) override {
-    if (h.type == ObjectType::kData) ++pack_reads;
-    return MemBackend::load(h, offset, length);
-  }
-};
-
 TEST(PruneWalk, TreesOfOnePackAreReadTogether) {
-  auto be = std::make_shared<CountingBackend>();
+  auto mem = std::make_shared<backend::MemBackend>();
+  auto be = std::make_shared<test::TrailerCounter>(mem);
   repo::Repository::init(*be, "pw", crypto::KdfParams::for_tests(), {});
   auto repo = repo::Repository::open(be, "pw");
   // 300 directories, each its own tree, all in one pack.
