@@ -176,12 +176,18 @@ TEST(MultiRepo, UnreachableRepositoryIsGivenUpAndTheOtherServesEverything) {
   Fixture f(12);
   CopyRepo copy(*f.t.repo, 96 << 10);
   copy.copy_from(*f.t.repo);
-  // Trees first (the primary's), then the copy goes down for good.
+  // The copy is down for good from the start. The primary answers, but
+  // slowly enough that the copy's fetchers certainly try before the
+  // primary's have taken every range (in memory, unslowed, they could take
+  // them all first, and the copy would never be tried).
   copy.fault->fail_loads(ObjectType::kData, 1 << 30);
+  Faulty primary(f.t);
+  primary.fault->slow_loads(ObjectType::kData, 5ms, 0);
 
   TempDir tmp;
   Errors errors;
-  RestoreResult r = restore_from(*f.t.repo, {copy.repo.get()}, f.snap, tmp.sub("out"), errors);
+  RestoreResult r =
+      restore_from(*primary.repo, {copy.repo.get()}, f.snap, tmp.sub("out"), errors);
   EXPECT_EQ(r.errors, 0u) << errors.dump();
   f.expect_exact(tmp.sub("out"));
   ASSERT_EQ(r.sources.size(), 2u);
