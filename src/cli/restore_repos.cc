@@ -111,6 +111,7 @@ Json restore_repos_json(const RestoreRepos& r, const std::vector<restore::Source
     const restore::SourceStats& s = stats[i];
     list.push_back(Json{{"location", s.location},
                         {"primary", i == 0},
+                        {"planned", s.planned},
                         {"bytes", s.bytes},
                         {"reads", s.reads},
                         {"failures", s.failures},
@@ -121,6 +122,7 @@ Json restore_repos_json(const RestoreRepos& r, const std::vector<restore::Source
   for (const auto& [location, why] : r.unusable)
     list.push_back(Json{{"location", location},
                         {"primary", false},
+                        {"planned", false},
                         {"bytes", 0},
                         {"reads", 0},
                         {"failures", 0},
@@ -135,8 +137,10 @@ std::string restore_repos_text(const RestoreRepos& r,
   std::string text;
   for (size_t i = 0; i < stats.size(); ++i) {
     const restore::SourceStats& s = stats[i];
+    const char* role = i == 0 ? (s.planned ? " (primary, reads planned here)" : " (primary)")
+                              : (s.planned ? " (reads planned here)" : "");
     text += fmt::format("from {}{}: {} in {} reads at {:.1f} MB/s, {} failed, {} fallbacks\n",
-                        s.location, i == 0 ? " (primary)" : "", format_bytes(s.bytes), s.reads,
+                        s.location, role, format_bytes(s.bytes), s.reads,
                         s.mb_per_s(), s.failures, s.fallbacks);
   }
   for (const auto& [location, why] : r.unusable)

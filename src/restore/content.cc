@@ -85,13 +85,23 @@ void ContentRestorer::plan(std::vector<BlobRef> refs, const std::vector<uint32_t
     return a.offset < b.offset;
   });
 
+  // Several repositories: plan in the most compact one (sources.h).
+  size_t planner = 0;
+  if (sources_.size() > 1) {
+    std::vector<Id> distinct;
+    for (size_t i = 0; i < refs_.size(); ++i)
+      if (i == 0 || refs_[i].blob != refs_[i - 1].blob) distinct.push_back(refs_[i].blob);
+    planner = sources_.most_compact(distinct);
+    sources_.set_planned(planner);
+  }
+
   std::vector<uint32_t> parts(files_.size(), 0);
   std::unordered_map<Id, uint32_t, IdHash> pack_index;
   for (size_t i = 0; i < refs_.size();) {
     size_t j = i;
     while (j < refs_.size() && refs_[j].blob == refs_[i].blob) ++j;
     const Id& blob = refs_[i].blob;
-    auto located = sources_.locate(blob);
+    auto located = sources_.locate(blob, planner);
     const repo::BlobLocation* loc = located ? &located->loc : nullptr;
     if (!loc || loc->entry.type != repo::BlobType::kData) {
       for (size_t k = i; k < j; ++k) {

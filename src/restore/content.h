@@ -18,9 +18,11 @@
 // memory stays below max_inflight * max_range whatever the snapshot's size.
 //
 // Several repositories (sources.h): ranges are planned where the blobs are
-// first located (the primary's index, else another's), but a range is a
-// set of blobs, not a place: each repository has `fetch_threads` fetchers
-// of its own, all taking the next range from one queue in rank order, and
+// first located: the index of the repository that holds them in the fewest
+// packs (Sources::most_compact; the primary on a tie), else another's. A
+// range is a set of blobs, not a place: each repository has
+// `fetch_threads` fetchers of its own, all taking the next range from one
+// queue in rank order, and
 // a fetcher reads the range from its own repository (its index says where
 // the blobs are there; they are coalesced again with the same limits) if
 // that repository has them all, else from the fastest that does. A

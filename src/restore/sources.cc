@@ -23,6 +23,7 @@ SourceStats& SourceStats::operator+=(const SourceStats& more) {
   fallbacks += more.fallbacks;
   read_seconds += more.read_seconds;
   busy_seconds += more.busy_seconds;
+  planned = planned || more.planned;
   return *this;
 }
 
@@ -126,17 +127,43 @@ repo::Tree Sources::load_tree(const Id& id) const {
   }
 }
 
-std::optional<Sources::Located> Sources::locate(const Id& blob) const {
+std::optional<Sources::Located> Sources::locate(const Id& blob, size_t first) const {
   if (repos_.size() == 1) {
     if (auto loc = repos_[0]->locate(blob)) return Located{0, *loc};
     return std::nullopt;
   }
+  // `first`, then the others in order.
+  auto nth = [&](size_t k) { return k == 0 ? first : (k <= first ? k - 1 : k); };
   // Indexes first (memory lookups), trailer searches (reads) only after.
-  for (size_t s = 0; s < repos_.size(); ++s)
-    if (auto loc = repos_[s]->index().find(blob)) return Located{static_cast<uint32_t>(s), *loc};
-  for (size_t s = 0; s < repos_.size(); ++s)
-    if (auto loc = repos_[s]->locate(blob)) return Located{static_cast<uint32_t>(s), *loc};
+  for (size_t k = 0; k < repos_.size(); ++k)
+    if (auto loc = repos_[nth(k)]->index().find(blob))
+      return Located{static_cast<uint32_t>(nth(k)), *loc};
+  for (size_t k = 0; k < repos_.size(); ++k)
+    if (auto loc = repos_[nth(k)]->locate(blob))
+      return Located{static_cast<uint32_t>(nth(k)), *loc};
   return std::nullopt;
+}
+
+size_t Sources::most_compact(const std::vector<Id>& blobs) const {
+  if (repos_.size() == 1) return 0;
+  size_t best = 0, best_found = 0, best_packs = 0;
+  std::unordered_set<Id, IdHash> packs;
+  for (size_t s = 0; s < repos_.size(); ++s) {
+    packs.clear();
+    size_t found = 0;
+    for (const Id& blob : blobs) {
+      auto loc = repos_[s]->index().find(blob);
+      if (!loc) continue;
+      ++found;
+      packs.insert(loc->pack);
+    }
+    if (s == 0 || found > best_found || (found == best_found && packs.size() < best_packs)) {
+      best = s;
+      best_found = found;
+      best_packs = packs.size();
+    }
+  }
+  return best;
 }
 
 void Sources::mark_bad_pack(size_t s, const Id& pack) {
@@ -175,6 +202,12 @@ void Sources::read_ends(size_t s) {
   std::lock_guard lock(c.mu);
   if (--c.inflight == 0)
     c.stats.busy_seconds += std::chrono::duration<double>(Clock::now() - c.busy_since).count();
+}
+
+void Sources::set_planned(size_t s) {
+  Counters& c = counters_[s];
+  std::lock_guard lock(c.mu);
+  c.stats.planned = true;
 }
 
 std::vector<SourceStats> Sources::stats() const {

@@ -37,6 +37,7 @@ struct SourceStats {
   uint64_t fallbacks = 0;  // ranges or blobs it served after another repository failed
   double read_seconds = 0;  // time spent in its successful reads (summed over fetchers)
   double busy_seconds = 0;  // wall time with at least one read from it in flight
+  bool planned = false;     // reads were planned in its pack layout (Sources::most_compact)
   // Its measured speed: bytes / busy time, in MB/s (10^6 bytes).
   double mb_per_s() const {
     return busy_seconds > 0 ? static_cast<double>(bytes) / busy_seconds / 1e6 : 0;
@@ -108,11 +109,21 @@ class Sources {
   // Where to read `blob` in the first place: the primary's index, else
   // another repository's index, else what the primary's and then the
   // others' trailer searches find (Repository::locate). nullopt if nowhere.
+  // With `first`, that repository's index is asked before the others.
   struct Located {
     uint32_t source;
     repo::BlobLocation loc;
   };
-  std::optional<Located> locate(const Id& blob) const;
+  std::optional<Located> locate(const Id& blob, size_t first = 0) const;
+
+  // The repository to plan reads in: of those holding the most of `blobs`
+  // (by index), the one whose packs hold them in the fewest packs, the
+  // primary on a tie. A tier copy is compact (copy packs blobs in snapshot
+  // order) while the repository backed up into every night scatters a
+  // snapshot's content over many packs; ranges planned in the compact one
+  // are long reads there, and the others re-coalesce them in their own
+  // layout. One index lookup per blob and repository; 0 with one repository.
+  size_t most_compact(const std::vector<Id>& blobs) const;
 
   // A pack of repository `s` that could not be read (gone, short, damaged):
   // ranges are not read from it again.
@@ -128,6 +139,7 @@ class Sources {
   // Wall time with reads in flight: begin/end around every read.
   void read_begins(size_t s);
   void read_ends(size_t s);
+  void set_planned(size_t s);
   std::vector<SourceStats> stats() const;
 
  private:

@@ -6,37 +6,11 @@
 #include <mutex>
 
 #include "restore/content.h"
+#include "restore/content_pass.h"
 #include "restore/snapshot_builder.h"
-#include "support/temp_dir.h"
 
 namespace lifeboat::restore::test {
 namespace {
-
-using lifeboat::test::TempDir;
-
-// A content pass on its own: files planned by hand into a temporary
-// directory, each with a rank (its "account").
-struct ContentPass {
-  TempDir tmp;
-  RestoreOptions options;
-  Reporter reporter{options};
-  DirTable dirs{tmp.path()};
-  DirFds fds{dirs, open(tmp.path().c_str(), O_PATH | O_DIRECTORY), 4};
-  std::vector<PlannedFile> planned;
-  std::vector<BlobRef> refs;
-  std::vector<uint32_t> rank;
-
-  // A file `name` of `size` bytes, all of it blob `blob`.
-  void add(const std::string& name, const Id& blob, uint32_t size, uint32_t file_rank) {
-    PlannedFile f;
-    f.name = name;
-    f.meta = FileMeta::of(TestRepo::meta("", NodeType::kFile, 0644, 1'000'000'000 * kSec));
-    f.meta.size = size;
-    refs.push_back(BlobRef{blob, static_cast<uint32_t>(planned.size()), size, 0});
-    planned.push_back(f);
-    rank.push_back(file_rank);
-  }
-};
 
 // Three "accounts" (ranks 0, 1, 2) of 40 files each, the same 40 small
 // blobs in each (a CMS core): all of it sits in one ranged read. The first

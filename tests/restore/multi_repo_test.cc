@@ -9,6 +9,8 @@
 #include "repo/config.h"
 #include "repo/keys.h"
 #include "restore/batch.h"
+#include "restore/content.h"
+#include "restore/content_pass.h"
 #include "restore/restorer.h"
 #include "restore/snapshot_builder.h"
 #include "restore/sources.h"
@@ -194,6 +196,65 @@ TEST(MultiRepo, UnreachableRepositoryIsGivenUpAndTheOtherServesEverything) {
   EXPECT_EQ(r.sources[1].bytes, 0u);
   EXPECT_GT(r.sources[1].failures, 0u);
   EXPECT_LE(r.sources[1].failures, 2u * SourceSpeeds::kDownAfter * 4);
+}
+
+// The repository backed up into every night scatters one snapshot's content
+// over many packs (here: each needed blob alone in a pack with 110 KB of
+// other days' data); its tier copy holds it in one pack.
+struct ScatteredAndCompact {
+  TestRepo t{128 << 10};
+  std::vector<Id> needed;
+  std::unique_ptr<CopyRepo> copy;
+  ScatteredAndCompact() {
+    for (int i = 0; i < 40; ++i) {
+      needed.push_back(t.blob(random_bytes(30000)));
+      t.blob(random_bytes(110000));
+    }
+    t.repo->flush();
+    copy = std::make_unique<CopyRepo>(*t.repo, 4u << 20);
+    std::set<Id> keep(needed.begin(), needed.end());
+    copy->copy_from(*t.repo, [&](const repo::BlobLocation& l) { return keep.count(l.entry.id) > 0; });
+  }
+};
+
+TEST(Sources, TheRepositoryHoldingTheBlobsInTheFewestPacksPlans) {
+  ScatteredAndCompact s;
+  ASSERT_GE(s.t.data_packs().size(), 40u);
+  Sources scattered_first({s.t.repo.get(), s.copy->repo.get()});
+  EXPECT_EQ(scattered_first.most_compact(s.needed), 1u);
+  Sources compact_first({s.copy->repo.get(), s.t.repo.get()});
+  EXPECT_EQ(compact_first.most_compact(s.needed), 0u);
+  // Equally compact: the primary.
+  Sources twice({s.t.repo.get(), s.t.repo.get()});
+  EXPECT_EQ(twice.most_compact(s.needed), 0u);
+  // Holding more of the blobs comes first, however scattered.
+  std::vector<Id> more = s.needed;
+  more.push_back(s.t.blob(random_bytes(100)));
+  s.t.repo->flush();
+  EXPECT_EQ(scattered_first.most_compact(more), 0u);
+}
+
+// Planned in the compact copy, the whole restore is one range (40 in the
+// scattered primary's layout), read from either repository; the content is
+// exact and the copy is reported as where reads were planned.
+TEST(MultiRepo, ReadsArePlannedInTheMostCompactRepository) {
+  ScatteredAndCompact s;
+  ContentPass p;
+  for (uint32_t i = 0; i < s.needed.size(); ++i) p.add("f" + std::to_string(i), s.needed[i], 30000, 0);
+  FileTable table(p.planned, p.dirs, p.fds, p.reporter, fs::ApplyOptions{false, true}, 100);
+  Sources sources({s.t.repo.get(), s.copy->repo.get()});
+  ContentRestorer content(sources, table, p.reporter, ContentOptions{});
+  content.plan(p.refs, nullptr);
+  EXPECT_EQ(content.stats().ranges, 1u);
+  content.run([] {});
+  EXPECT_EQ(p.reporter.errors.load(), 0u);
+  for (uint32_t i = 0; i < s.needed.size(); ++i)
+    EXPECT_EQ(s.t.repo->hash(read_file(p.tmp.sub(p.planned[i].name))), s.needed[i]) << i;
+  std::vector<SourceStats> stats = sources.stats();
+  EXPECT_FALSE(stats[0].planned);
+  EXPECT_TRUE(stats[1].planned);
+  EXPECT_EQ(stats[0].reads + stats[1].reads, stats[0].reads > 0 ? 40u : 1u)
+      << "the one range is one read from the copy, or one read per pack from the primary";
 }
 
 TEST(MultiRepo, BlobsPresentInOnlyOneRepositoryAreFoundThere) {
