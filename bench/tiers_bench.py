@@ -685,7 +685,7 @@ def report(sec, res, summ, machine, versions, cmdline, started):
                      f"{p.get('packs')} packs, {rb.mib_bytes(p.get('bytes'))}, {rb.mib_bytes(p.get('bytes_unused'))} unused; "
                      f"{pl.get('packs_unused', '?')} packs unused and {pl.get('packs_repacked', '?')} repacked "
                      f"({rb.mib_bytes(pl.get('bytes_repacked'))} copied); deleted {dl.get('packs', '?')} packs, "
-                     f"{rb.mib_bytes(dl.get('bytes'))}.")
+                     f"{rb.mib_bytes(dl.get('bytes'))}; {rb.mib_bytes(p.get('bytes_unused_after'))} left unused.")
         elif tname == "restic":
             f = rep.get("forget") or {}
             lines = (rep.get("prune") or {}).get("lines") or []
@@ -694,7 +694,8 @@ def report(sec, res, summ, machine, versions, cmdline, started):
     L.append("")
     L.append("How: per run and repository, a fresh copy of the month (`cp -a`), fresh caches, the page cache dropped "
              "before each command. lifeboat: `lifeboat forget --keep-daily 7 --keep-weekly 4`, then `lifeboat prune` "
-             "(defaults: repack packs at least 50% unused, and packs under 25% of the pack size); restic 0.14: `restic "
+             "(defaults: repack packs at least 50% unused, packs under 25% of the pack size, then the most unused until at most "
+             "5% of what stays is unused, `--max-unused 5`); restic 0.14: `restic "
              "forget --keep-daily 7 --keep-weekly 4`, then `restic prune` (default `--max-unused 5%`). Times are each "
              "command's wall time, CPU user+system, peak RSS from wait4; size is `du -sb` of the repository. Both keep "
              "the same days (" + ", ".join(str(d) for d in expected_kept(range(1, a.tiers_days + 1))) + ") of each group "

@@ -16,6 +16,7 @@ namespace {
 struct PruneFlags {
   double repack_unused = 50;
   double repack_small = 25;
+  double max_unused = 5;
   bool dry_run = false;
 };
 
@@ -30,6 +31,7 @@ Json report_json(const prune::PruneReport& r, bool dry_run) {
               {"bytes", r.bytes},
               {"blobs_used", r.blobs_used},
               {"bytes_unused", r.bytes_unused},
+              {"bytes_unused_after", r.bytes_unused_after},
               {"deleted", Json{{"plans", r.plans_done},
                                {"packs", r.packs_deleted},
                                {"bytes", r.bytes_deleted},
@@ -57,8 +59,11 @@ std::string report_text(const prune::PruneReport& r, bool dry_run) {
                               r.snapshots, r.blobs_used, r.packs, format_bytes(r.bytes),
                               format_bytes(r.bytes_unused));
   if (r.packs_repacked)
-    t += fmt::format("{}repacked {} blobs ({}) out of {} mostly unused or small packs\n", dry_run ? "would have " : "",
+    t += fmt::format("{}repacked {} blobs ({}) out of {} partly unused or small packs\n", dry_run ? "would have " : "",
                      r.blobs_repacked, format_bytes(r.bytes_repacked), r.packs_repacked);
+  if (r.bytes_unused)
+    t += fmt::format("{}{} stays unused in packs that stay (--max-unused)\n", dry_run ? "would leave: " : "",
+                     format_bytes(r.bytes_unused_after));
   if (r.plans_done || r.packs_deleted)
     t += fmt::format("{}deleted {} packs ({}){}\n", dry_run ? "would have " : "", r.packs_deleted,
                      format_bytes(r.bytes_deleted),
@@ -78,12 +83,15 @@ std::string report_text(const prune::PruneReport& r, bool dry_run) {
 }
 
 int run_prune(const PruneFlags& f, const GlobalOptions& g) {
-  if (f.repack_unused < 0 || f.repack_unused > 100 || f.repack_small < 0 || f.repack_small > 100)
-    throw Error(ErrorCode::kInvalidArgument, "--repack-unused and --repack-small take a percentage from 0 to 100");
+  if (f.repack_unused < 0 || f.repack_unused > 100 || f.repack_small < 0 || f.repack_small > 100 ||
+      f.max_unused < 0 || f.max_unused > 100)
+    throw Error(ErrorCode::kInvalidArgument,
+                "--repack-unused, --repack-small and --max-unused take a percentage from 0 to 100");
   auto repo = open_repository(g, false);
   prune::PruneOptions o;
   o.repack_unused = f.repack_unused / 100.0;
   o.repack_small = f.repack_small / 100.0;
+  o.max_unused = f.max_unused / 100.0;
   o.dry_run = f.dry_run;
   o.warn = [](const std::string& m) { print_warning(m); };
   prune::PruneProgress progress;
@@ -123,6 +131,9 @@ CommandRun setup_prune(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--repack-small", flags->repack_small,
                   "also repack packs smaller than this percentage of the pack size together "
                   "(default 25; 0 turns it off)");
+  cmd->add_option("--max-unused", flags->max_unused,
+                  "then repack more packs, the most unused first, until at most this percentage of "
+                  "what stays is unused (default 5; 100 turns it off)");
   cmd->add_flag("-n,--dry-run", flags->dry_run, "say what would be repacked and deleted; change nothing");
   return [flags, &g] { return run_prune(*flags, g); };
 }

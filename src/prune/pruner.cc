@@ -483,6 +483,7 @@ class Pruner {
         small.push_back(id);
     }
     if (small.size() >= 2) repack.insert(small.begin(), small.end());
+    repack_toward_goal(census, repack);
     report_.packs_unused = unused.size();
     index_unlisted(census, repack);
     IdSet repacked = repack_packs(repack, unused);
@@ -505,6 +506,36 @@ class Pruner {
       repo_.backend().save({ObjectType::kLock, plan.name()},
                            repo::encode_lock_record(repo_.keys().encryption, plan));
     return plan;
+  }
+
+  // Adds to `repack` the packs with the largest unused fraction until what
+  // stays unused is at most max_unused of what stays (used + unused), and
+  // reports what stays unused.
+  template <class Census>
+  void repack_toward_goal(const Census& census, IdSet& repack) {
+    uint64_t used = 0, left_unused = 0;
+    std::vector<std::pair<double, Id>> candidates;  // unused fraction, pack
+    auto unused_of = [](const auto& c) { return c.blob_bytes > c.used_bytes ? c.blob_bytes - c.used_bytes : 0; };
+    for (const auto& [id, c] : census) {
+      if (c.used_blobs == 0) continue;
+      used += c.used_bytes;
+      if (repack.count(id) || unused_of(c) == 0) continue;
+      left_unused += unused_of(c);
+      candidates.emplace_back(static_cast<double>(unused_of(c)) / static_cast<double>(c.blob_bytes), id);
+    }
+    if (options_.max_unused < 1) {
+      // unused / (used + unused) <= m  <=>  unused <= used * m / (1 - m)
+      const double allowed = static_cast<double>(used) * options_.max_unused / (1 - options_.max_unused);
+      std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+      });
+      for (const auto& [fraction, id] : candidates) {
+        if (static_cast<double>(left_unused) <= allowed) break;
+        repack.insert(id);
+        left_unused -= unused_of(census.at(id));
+      }
+    }
+    report_.bytes_unused_after = left_unused;
   }
 
   // Packs no segment lists that hold the only copy of needed blobs (a

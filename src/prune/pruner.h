@@ -41,6 +41,11 @@ struct PruneOptions {
   // (node backups flush per account and leave small packs) when there are
   // at least two of them; 0 turns it off.
   double repack_small = 0.25;
+  // Then, while more than this fraction of what stays would still be
+  // unused, repack more packs, the most unused first (restic's
+  // --max-unused): the per-pack threshold leaves packs just under it, and
+  // a month of them adds up. 1 turns it off.
+  double max_unused = 0.05;
   // Report what would happen; write and delete nothing.
   bool dry_run = false;
   int64_t stale_after_ns = repo::kMarkerStaleAfter;
@@ -85,6 +90,7 @@ struct PruneReport {
   uint64_t bytes_repacked = 0;   // stored bytes read and written again
   uint64_t packs_planned = 0;    // in the new plan
   uint64_t bytes_planned = 0;
+  uint64_t bytes_unused_after = 0;  // unused bytes left in packs that stay, once the plan is carried out
 
   // Waiting: plans whose packs stay until these writers end.
   uint64_t plans_waiting = 0;

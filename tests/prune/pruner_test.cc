@@ -262,6 +262,51 @@ TEST_F(Fixture, MostlyUnusedPacksAreRepacked) {
   EXPECT_FALSE(readable(5));
 }
 
+// Ten packs each 30% unused: under the per-pack threshold (50%), so only
+// --max-unused repacks them, the most unused first, until at most 5% of
+// what stays is unused.
+TEST_F(Fixture, MaxUnusedRepacksUntilTheGoalIsMet) {
+  std::vector<Id> drops;
+  std::vector<int> kept;
+  for (int p = 0; p < 10; ++p) {
+    std::vector<int> seeds;
+    for (int k = 0; k < 10; ++k) seeds.push_back(10 * p + k);
+    drops.push_back(backup(seeds));
+    kept.insert(kept.end(), seeds.begin(), seeds.begin() + 7);
+  }
+  snapshot(save_tree_of(kept));
+  for (const Id& d : drops) forget(d);
+
+  prune::PruneOptions off;
+  off.repack_small = 0;
+  off.max_unused = 1;
+  off.dry_run = true;
+  auto before = prune(off);
+  EXPECT_EQ(before.packs_repacked, 0u);
+  EXPECT_GE(before.bytes_unused_after, 30u * 4096 * 9 / 10);
+
+  prune::PruneOptions o;
+  o.repack_small = 0;
+  ASSERT_EQ(o.max_unused, 0.05);  // the default
+  auto r = prune(o);
+  // 1 pack left 30% unused: 3 of 73 blobs unused (4%); 2 would be 6 of 76.
+  EXPECT_EQ(r.packs_repacked, 9u);
+  EXPECT_EQ(r.blobs_repacked, 63u);
+  EXPECT_LE(r.bytes_unused_after, 4u * 4096);
+  EXPECT_GT(r.bytes_unused_after, 0u);
+  // Every kept blob is there; of the dropped ones only the 3 in the pack
+  // that stays.
+  int dropped_left = 0;
+  for (int p = 0; p < 10; ++p)
+    for (int k = 0; k < 10; ++k) {
+      if (k < 7)
+        EXPECT_TRUE(readable(10 * p + k)) << p << k;
+      else
+        dropped_left += readable(10 * p + k);
+    }
+  EXPECT_EQ(dropped_left, 3);
+}
+
 TEST_F(Fixture, AnotherRunningPruneIsRefused) {
   repo::LockRecord other;
   other.kind = repo::LockKind::kPrune;
