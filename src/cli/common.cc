@@ -590,8 +590,14 @@ repo::Node find_snapshot_node(const repo::Repository& repo, const Id& snapshot_i
 
 namespace {
 
+std::atomic<bool> g_last_word_claimed{false};
+
 [[noreturn]] void on_signal(int sig) {
   ShellCommand::kill_all();  // no database dump keeps running after us
+  if (g_last_word_claimed.exchange(true)) {
+    // main is printing its error and returning; it ends the process.
+    for (;;) ::pause();
+  }
   if (g_status_visible) write_fd(2, "\r\x1b[K");
   if (g_tty_saved) {
     ::tcsetattr(STDIN_FILENO, TCSANOW, &g_saved_termios);
@@ -611,6 +617,8 @@ namespace {
 std::mutex g_stop_hook_mu;
 std::function<void()> g_stop_hook;
 }  // namespace
+
+bool claim_last_word() { return !g_last_word_claimed.exchange(true); }
 
 void set_stop_hook(std::function<void()> hook) {
   std::lock_guard lock(g_stop_hook_mu);

@@ -173,5 +173,10 @@ void install_signal_handling();
 // Instead of exiting, the first SIGINT/SIGTERM calls `hook` (on the signal
 // thread) so a long-running command can stop cleanly; a second one exits.
 void set_stop_hook(std::function<void()> hook);
+// The process's last word: the signal thread's "interrupted" line or main's
+// error line, never both (^C reaches a password command too, which then
+// fails with an interruption in main while the signal thread reports the
+// signal). True for the first caller; a later caller prints nothing.
+bool claim_last_word();
 
 }  // namespace lifeboat::cli

@@ -2,6 +2,7 @@
 // command table below, runs the chosen command, and turns every failure into
 // one stderr line and a documented exit code (exit_codes.h).
 #include <malloc.h>
+#include <unistd.h>
 #include <cstdlib>
 #include <new>
 #include <string>
@@ -103,20 +104,27 @@ int main(int argc, char** argv) {
   // arenas are plenty: the hot paths reuse their buffers.
   mallopt(M_ARENA_MAX, 4);
   install_signal_handling();
+  // A signal's own line may be on its way (common.h claim_last_word): then
+  // that thread ends the process and this one stays silent.
+  auto last_error = [](const std::string& message) {
+    if (!claim_last_word())
+      for (;;) pause();
+    print_error(message);
+  };
   int code;
   try {
     code = run(argc, argv);
   } catch (const lifeboat::Error& e) {
-    print_error(e.message());
+    last_error(e.message());
     code = exit_code_for(e.code());
   } catch (const CLI::Error& e) {
-    print_error(std::string(e.what()) + "; see 'lifeboat --help'");
+    last_error(std::string(e.what()) + "; see 'lifeboat --help'");
     code = kExitUsage;
   } catch (const std::bad_alloc&) {
-    print_error("out of memory");
+    last_error("out of memory");
     code = kExitFatal;
   } catch (const std::exception& e) {
-    print_error(std::string("internal error: ") + e.what() + "; please report this");
+    last_error(std::string("internal error: ") + e.what() + "; please report this");
     code = kExitFatal;
   }
   if (std::fflush(stdout) != 0 && code == kExitOk) {

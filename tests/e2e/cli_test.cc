@@ -881,13 +881,19 @@ TEST_F(CliTest, InterruptExits130) {
   init();
   // The password command marks that lifeboat is running (its signal
   // handling is set up first thing in main), then stalls; ^C arrives then,
-  // however slowly a loaded machine starts the process.
+  // however slowly a loaded machine starts the process. The process that
+  // stalls is the one that made the marker (perl, exec'd): with `touch;
+  // sleep`, a ^C landing just after touch ended is ignored by sh (it waits
+  // to see whether its child died of it), and the sleep started next kept
+  // lifeboat's stderr open for 5 s.
   std::string marker = dir_.sub("password-command-started");
   auto started = std::chrono::steady_clock::now();
   Result r = lb({"snapshots"},
                 {{"LIFEBOAT_PASSWORD", std::nullopt},
                  {"LIFEBOAT_PASSWORD_COMMAND",
-                  "touch '" + marker + "'; sleep 5; echo '" + std::string(kPassword) + "'"}},
+                  "exec perl -e 'open(my $f, \">\", \"" + marker +
+                      "\") or die; close($f); sleep 5; print \"" + std::string(kPassword) +
+                      "\\n\"'"}},
                 [marker, &started](pid_t pid) {
                   for (int i = 0; i < 1000 && !stdfs::exists(marker); ++i)
                     std::this_thread::sleep_for(std::chrono::milliseconds(10));
