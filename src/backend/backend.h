@@ -77,6 +77,17 @@ class Backend {
   // parts cost storage and are listed nowhere else). Returns how many; 0
   // where the medium has no such thing. Called by prune.
   virtual size_t abort_stale_uploads(int64_t older_than_seconds) { return 0; }
+
+  // Retention locks (S3 Object Lock): how long what is written stays
+  // undeletable, in seconds; 0 where nothing is locked.
+  virtual int64_t lock_period_seconds() const { return 0; }
+  // Makes sure `h` stays locked at least `at_least_seconds` more: if its
+  // retention ends sooner (or it has none), it is set to now + the lock
+  // period. Returns whether it was changed. Retention counts from an
+  // object's upload, and a pack written long ago may still hold what
+  // today's snapshots need: prune renews what stays. Throws kNotFound if
+  // `h` is not there.
+  virtual bool renew_lock(const Handle& h, int64_t at_least_seconds) { return false; }
 };
 
 // Opens a repository location given on the command line: a plain path is a

@@ -359,6 +359,26 @@ void S3Backend::set_retention(const Handle& h, const std::string& version_id) {
   if (r.status != 200) fail(req, r, h.describe() + " (setting its Object Lock retention)");
 }
 
+bool S3Backend::renew_lock(const Handle& h, int64_t at_least_seconds) {
+  if (!locks(h)) return false;
+  HttpRequest req = request("GET", object_path(key_of(h)) + "?retention=");
+  HttpResponse r = http_->perform(req);
+  UnixNanos until = 0;  // none: written before the bucket was locked, or by another tool
+  if (r.status == 200) {
+    pugi::xml_document doc;
+    doc.load_buffer(r.body.data(), r.body.size());
+    const std::string text = doc.child("Retention").child_value("RetainUntilDate");
+    if (!text.empty()) until = parse_rfc3339(text);
+  } else if (r.status == 404 && error_code(r) == "NoSuchKey") {
+    throw Error(ErrorCode::kNotFound, h.describe() + " is not in " + shown_);
+  } else if (r.status != 404) {
+    fail(req, r, h.describe() + " (reading its Object Lock retention)");
+  }
+  if (until >= now_unix_nanos() + at_least_seconds * 1000000000) return false;
+  set_retention(h, "");
+  return true;
+}
+
 void S3Backend::put_single(const Handle& h, ByteView data) {
   HttpRequest req = request("PUT", object_path(key_of(h)));
   const bool content_addressed = options_.content_named && h.type != ObjectType::kConfig &&

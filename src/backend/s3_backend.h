@@ -97,6 +97,8 @@ class S3Backend : public Backend {
   void list(ObjectType type,
             const std::function<void(std::string_view, uint64_t)>& fn) override;
   size_t abort_stale_uploads(int64_t older_than_seconds) override;
+  int64_t lock_period_seconds() const override { return int64_t{options_.object_lock_days} * 86400; }
+  bool renew_lock(const Handle& h, int64_t at_least_seconds) override;
 
  private:
   std::string key_of(const Handle& h) const;        // "<prefix>/data/ab/<name>"

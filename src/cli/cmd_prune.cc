@@ -50,6 +50,7 @@ Json report_json(const prune::PruneReport& r, bool dry_run) {
                                {"for", waiting}}},
               {"lock_records_removed", r.records_removed},
               {"uploads_abandoned", r.uploads_abandoned},
+              {"object_lock", Json{{"checked", r.locks_checked}, {"renewed", r.locks_renewed}}},
               {"unreadable", unreadable}};
 }
 
@@ -78,6 +79,9 @@ std::string report_text(const prune::PruneReport& r, bool dry_run) {
   if (!r.plans_done && !r.packs_planned && !r.plans_waiting) t += "nothing to delete\n";
   if (r.uploads_abandoned)
     t += fmt::format("abandoned {} multipart uploads older than a day (a killed writer's parts)\n", r.uploads_abandoned);
+  if (r.locks_checked)
+    t += fmt::format("Object Lock: {} of {} objects that stay had less than half their retention left; renewed\n",
+                     r.locks_renewed, r.locks_checked);
   for (const auto& u : r.unreadable) t += "left alone, unreadable: " + u + "\n";
   return t;
 }

@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "base/thread_pool.h"
 #include "crypto/random.h"
+#include "prune/lock_renewal.h"
 #include "prune/prune_lock.h"
 #include "repo/lock_renewer.h"
 #include "repo/tree_loader.h"
@@ -203,6 +204,7 @@ class Pruner {
       remove_dead_records(read_locks(false));
     }
     if (!options_.dry_run) abandon_stale_uploads();
+    if (!options_.dry_run && repo_.backend().lock_period_seconds() > 0) renew_retention(plan);
     std::sort(report_.waiting_for.begin(), report_.waiting_for.end());
     report_.waiting_for.erase(std::unique(report_.waiting_for.begin(), report_.waiting_for.end()),
                               report_.waiting_for.end());
@@ -232,6 +234,19 @@ class Pruner {
     } catch (const Error& e) {
       warn("stale multipart uploads in " + repo_.location() + " not abandoned: " + e.message());
     }
+  }
+
+  // Retention locks (lock_renewal.h) of everything that stays: packs in no
+  // plan, and every other object but locks.
+  void renew_retention(const std::optional<LockRecord>& plan) {
+    IdSet leaving(planned_.begin(), planned_.end());
+    if (plan) leaving.insert(plan->packs.begin(), plan->packs.end());
+    std::vector<backend::Handle> objects = metadata_objects(repo_.backend());
+    for (const auto& [id, size] : present_)
+      if (!leaving.count(id)) objects.push_back({ObjectType::kData, id.hex()});
+    const LockRenewal r = prune::renew_locks(repo_.backend(), objects, options_.warn);
+    report_.locks_checked = r.checked;
+    report_.locks_renewed = r.renewed;
   }
 
   void warn(const std::string& m) {

@@ -100,6 +100,8 @@ struct PruneReport {
 
   uint64_t records_removed = 0;          // stale markers, superseded records
   uint64_t uploads_abandoned = 0;        // stale multipart uploads (S3)
+  uint64_t locks_checked = 0;            // Object Lock retentions read (lock_renewal.h)
+  uint64_t locks_renewed = 0;            // ... and set again: less than half the period was left
   std::vector<std::string> unreadable;   // packs or records prune could not read (left alone)
 };
 

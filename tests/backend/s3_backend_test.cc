@@ -383,6 +383,40 @@ TEST(S3Backend, StaleMultipartUploadsUnderThePrefixAreAbandoned) {
   EXPECT_NE(left.find("elsewhere/x"), std::string::npos) << "an upload outside the prefix was touched: " << left;
 }
 
+// Retention counts from the upload; renew_lock sets it to now + the lock
+// period again once less than `at_least` is left, and only then.
+TEST(S3Backend, ObjectLockRetentionIsRenewedOnlyWhenItEndsSoon) {
+  const std::string bucket = test::RgwServer::fresh_bucket();
+  auto one_day = locked_backend(bucket, 1);
+  one_day->create();
+  const Bytes d = bytes_of(500, 11);
+  const Handle h = content_handle(ObjectType::kData, d);
+  one_day->save(h, d);
+  auto until = [&] {
+    return parse_rfc3339(raw("HEAD", "/" + bucket + "/r/" + h.path()).header("x-amz-object-lock-retain-until-date"));
+  };
+  const int64_t hour = 3600 * 1000000000LL;
+  EXPECT_LT(until(), now_unix_nanos() + 25 * hour);
+
+  auto four_days = locked_backend(bucket, 4);
+  EXPECT_EQ(four_days->lock_period_seconds(), 4 * 86400);
+  EXPECT_FALSE(four_days->renew_lock(h, 12 * 3600)) << "a day left is more than 12 hours";
+  EXPECT_LT(until(), now_unix_nanos() + 25 * hour);
+  EXPECT_TRUE(four_days->renew_lock(h, 2 * 86400)) << "a day left is less than two";
+  EXPECT_GT(until(), now_unix_nanos() + 95 * hour);
+  EXPECT_LT(until(), now_unix_nanos() + 97 * hour);
+  EXPECT_FALSE(four_days->renew_lock(h, 2 * 86400)) << "renewed twice";
+
+  ErrorCode code{};
+  error_of([&] { four_days->renew_lock(content_handle(ObjectType::kData, bytes_of(10, 12)), 86400); }, &code);
+  EXPECT_EQ(code, ErrorCode::kNotFound);
+  // Locks are never retained, and a backend without Object Lock renews nothing.
+  EXPECT_FALSE(four_days->renew_lock({ObjectType::kLock, std::string(64, 'b')}, 86400));
+  auto plain = std::make_unique<S3Backend>(test::RgwServer::shared().endpoint() + "/" + bucket + "/r", test_settings());
+  EXPECT_EQ(plain->lock_period_seconds(), 0);
+  EXPECT_FALSE(plain->renew_lock(h, 30 * 86400));
+}
+
 TEST(S3Backend, ObjectLockGovernanceMode) {
   const std::string bucket = test::RgwServer::fresh_bucket();
   auto b = locked_backend(bucket, 2, "GOVERNANCE");

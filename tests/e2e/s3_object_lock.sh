@@ -4,8 +4,9 @@
 # --read-data and node restore work; every object but locks carries a
 # COMPLIANCE retention; the gateway's administrator credentials cannot delete
 # a version before its date; forget only hides a snapshot (a delete marker)
-# and removing the marker brings it back; a bucket without Object Lock is
-# refused in one line.
+# and removing the marker brings it back; prune renews the retention of
+# everything that stays once less than half is left; a bucket without
+# Object Lock is refused in one line.
 set -euo pipefail
 lifeboat=${1:?usage: s3_object_lock.sh path/to/lifeboat}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -84,6 +85,30 @@ echo "admin delete of a locked version: HTTP 403 $(grep -o '<Code>[^<]*' "$work/
   fail "could not remove the delete marker"
 "$lifeboat" snapshots --json | jq -r '.[].id' | grep -q "$snap" || fail "the snapshot did not come back"
 "$lifeboat" check -q || fail "check after undeleting"
+
+# prune renews the retention of what stays once less than half of it is
+# left: written with 2 days, pruned with a 5-day lock (2 days left is less
+# than half of 5), every object there after the prune (its own new packs
+# and segments included) is retained for 5 days; a second prune finds
+# nothing to renew.
+LIFEBOAT_S3_OBJECT_LOCK_DAYS=5 "$lifeboat" prune --json >"$work/prune.json" 2>"$work/err" ||
+  { cat "$work/err"; fail "prune with Object Lock"; }
+checked=$(jq '.object_lock.checked' "$work/prune.json")
+renewed=$(jq '.object_lock.renewed' "$work/prune.json")
+[ "$renewed" -gt 0 ] && [ "$renewed" -le "$checked" ] || { cat "$work/prune.json"; fail "prune renewed $renewed of $checked retentions"; }
+s3 GET "/$bucket?list-type=2&prefix=tier%2F" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g' | grep -v '^tier/locks/' >"$work/kept"
+now=$(date -u +%s)
+while read -r key; do
+  s3 HEAD "/$bucket/$key" -I >"$work/head"
+  until=$(grep -i '^x-amz-object-lock-retain-until-date:' "$work/head" | cut -d' ' -f2 | tr -d '\r')
+  secs=$(( $(date -u -d "$until" +%s) - now ))
+  [ "$secs" -gt $(( 119 * 3600 )) ] && [ "$secs" -le $(( 121 * 3600 )) ] || fail "$key retained until $until after prune, want 5 days"
+done <"$work/kept"
+LIFEBOAT_S3_OBJECT_LOCK_DAYS=5 "$lifeboat" prune --json >"$work/prune.json" || fail "second prune with Object Lock"
+[ "$(jq '.object_lock.renewed' "$work/prune.json")" = 0 ] && [ "$(jq '.object_lock.checked' "$work/prune.json")" -ge "$(grep -vc '^tier/data/' "$work/kept")" ] ||
+  { cat "$work/prune.json"; fail "a second prune renewed retentions again, or checked too few"; }
+"$lifeboat" check --read-data -q || fail "check after the renewing prune"
+echo "prune renewed $renewed of $checked retentions (2 -> 5 days; $(wc -l <"$work/kept") objects now retained 5 days); a second prune renewed none"
 
 # A bucket without Object Lock: one line, exit 2, nothing written.
 plain=$(rgw_bucket)
