@@ -352,7 +352,8 @@ class TiersBench:
                 return None
             if step == "forget":
                 return j.get("totals")
-            return {k: j.get(k) for k in ("snapshots", "packs", "bytes", "bytes_unused", "deleted", "planned", "waiting")}
+            return {k: j.get(k) for k in ("snapshots", "packs", "bytes", "bytes_unused", "bytes_unused_after", "deleted",
+                                        "planned", "waiting")}
         if step == "forget":
             try:
                 groups = json.loads(stdout)
@@ -685,7 +686,8 @@ def report(sec, res, summ, machine, versions, cmdline, started):
                      f"{p.get('packs')} packs, {rb.mib_bytes(p.get('bytes'))}, {rb.mib_bytes(p.get('bytes_unused'))} unused; "
                      f"{pl.get('packs_unused', '?')} packs unused and {pl.get('packs_repacked', '?')} repacked "
                      f"({rb.mib_bytes(pl.get('bytes_repacked'))} copied); deleted {dl.get('packs', '?')} packs, "
-                     f"{rb.mib_bytes(dl.get('bytes'))}; {rb.mib_bytes(p.get('bytes_unused_after'))} left unused.")
+                     f"{rb.mib_bytes(dl.get('bytes'))}" + (f"; {rb.mib_bytes(p['bytes_unused_after'])} left unused"
+                                                          if p.get("bytes_unused_after") is not None else "") + ".")
         elif tname == "restic":
             f = rep.get("forget") or {}
             lines = (rep.get("prune") or {}).get("lines") or []
