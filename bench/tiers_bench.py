@@ -42,7 +42,7 @@ types, sizes, link targets, and a digest of every file's content).
 repository (the first) and its tier copy (the second), each served by its
 own `rclone serve restic` (scripts/start-rclone-rest) on 127.0.0.1, then per
 run `lifeboat node restore --node web1` of the newest snapshots from
---repo FIRST, --repo SECOND, and both at once, in two settings: loopback
+--repo FIRST, --repo SECOND, and both at once in either order, in two settings: loopback
 (the servers as they are) and WAN-like (each server limited to
 --tiers-bwlimit by rclone's own --bwlimit, and a scripts/fault-proxy in
 front of it delaying every request by --tiers-delay-ms, no faults).  Page
@@ -83,7 +83,7 @@ REPOS = [("lifeboat-node", "lifeboat", "lifeboat, one snapshot per account a day
          ("restic", "restic", "restic, one snapshot of the node a day")]
 REST_USER, REST_PASS = "bench", "bench-rest-pass-not-secret"
 VARIANTS = [("first", "one repository (the month)"), ("second", "one repository (the tier copy)"),
-            ("both", "both at once")]
+            ("both", "both at once"), ("both-copy-first", "both, the copy listed first")]
 
 
 def day_time(d):
@@ -512,7 +512,8 @@ class TiersBench:
         a = self.args
         target = os.path.join(rd, f"target-{vkey}-{i + 1}")
         os.makedirs(target)
-        urls = {"first": [srv[0]["url"]], "second": [srv[1]["url"]], "both": [srv[0]["url"], srv[1]["url"]]}[vkey]
+        urls = {"first": [srv[0]["url"]], "second": [srv[1]["url"]], "both": [srv[0]["url"], srv[1]["url"]],
+                "both-copy-first": [srv[1]["url"], srv[0]["url"]]}[vkey]
         cmd = [a.lifeboat, "node", "restore", "--node", NODE, "--target", target, "--json"]
         for u in urls:
             cmd += ["--repo", u]
@@ -706,8 +707,9 @@ def report(sec, res, summ, machine, versions, cmdline, started):
     L.append("### Node restore from one repository and from two at once")
     L.append("")
     if rs:
-        L.append("| setting | " + " | ".join(lbl for _, lbl in VARIANTS) + " | both / first alone |")
-        L.append("|---|" + "---|" * (len(VARIANTS) + 1))
+        L.append("| setting | " + " | ".join(lbl for _, lbl in VARIANTS) + " | both / first alone | "
+                 "both, copy first / copy alone |")
+        L.append("|---|" + "---|" * (len(VARIANTS) + 2))
         for sname in ("loopback", "wan"):
             per = rs.get(sname)
             if not per:
@@ -719,11 +721,13 @@ def report(sec, res, summ, machine, versions, cmdline, started):
             lab = "loopback" if sname == "loopback" else \
                 f"WAN-like: {a.tiers_bwlimit or 'no'} bandwidth limit, {a.tiers_delay_ms or 0} ms per request, per server"
             L.append(f"| {lab} | " + " | ".join(cells) + " | "
-                     + rb.ratio((per.get("both") or {}).get("seconds"), (per.get("first") or {}).get("seconds")) + " |")
+                     + rb.ratio((per.get("both") or {}).get("seconds"), (per.get("first") or {}).get("seconds")) + " | "
+                     + rb.ratio((per.get("both-copy-first") or {}).get("seconds"), (per.get("second") or {}).get("seconds"))
+                     + " |")
         L.append("")
         L.append("Bytes fetched, CPU and peak RSS of lifeboat (medians):")
         L.append("")
-        L.append("| setting | variant | fetched in all | from the first / the second | per-repository MB/s | CPU | peak RSS | 50% accounts ready |")
+        L.append("| setting | variant | fetched in all | from each, in --repo order | per-repository MB/s | CPU | peak RSS | 50% accounts ready |")
         L.append("|---|---|---|---|---|---|---|---|")
         for sname in ("loopback", "wan"):
             for vk, vl in VARIANTS:
@@ -737,7 +741,7 @@ def report(sec, res, summ, machine, versions, cmdline, started):
         L.append("")
     L.append(f"How: the month's lifeboat-node repository (first) and its tier copy (second) each behind its own "
              f"`rclone serve restic` (scripts/start-rclone-rest) on 127.0.0.1; `lifeboat node restore --node {NODE} "
-             f"--target DIR` with `--repo FIRST`, `--repo SECOND`, or `--repo FIRST --repo SECOND` (same password), the "
+             f"--target DIR` with `--repo FIRST`, `--repo SECOND`, or `--repo FIRST --repo SECOND`, or `--repo SECOND --repo FIRST` (same password), the "
              f"newest snapshot of every account (day {a.tiers_days}). WAN-like: rclone's `--bwlimit` "
              f"({a.tiers_bwlimit or 'none'}, per server: each repository has a link of its own) and a "
              f"scripts/fault-proxy in front of each server sleeping {a.tiers_delay_ms or 0} ms before forwarding every "
@@ -804,6 +808,10 @@ def reading(a, pr, rs, hist):
                        f"{f['mb_per_s']:.0f} MB/s from the first alone" + (f" and {s2['mb_per_s']:.0f} MB/s from the second alone"
                                                                            if s2 else "")
                        + f" ({rb.ratio(b['seconds'], f['seconds'])} the first's time).")
+        bc = per.get("both-copy-first")
+        if bc and s2:
+            out.append(f"  With the copy listed first (it lists its snapshots, the month serves content only): "
+                       f"{bc['mb_per_s']:.0f} MB/s, {rb.ratio(bc['seconds'], s2['seconds'])} the copy's time alone.")
     if out:
         out.append("")
     return out
