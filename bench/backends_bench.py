@@ -805,15 +805,11 @@ def run_section(args, scratch, machine, started):
                 versions[BACKENDS[k].server_label] = v
     cmdline = command_line(args)
     section = report(sec, results, summ, machine, versions, cmdline, started)
-    rb.write_report(args.out, section, BEGIN, END)
-    os.makedirs(os.path.dirname(os.path.abspath(args.backends_results)), exist_ok=True)
-    with open(args.backends_results, "w") as f:
-        json.dump({"started": started, "seconds": round(time.time() - t0, 1), "command": cmdline, "machine": machine,
-                   "versions": versions, "skipped": {(k if isinstance(k, str) else f"tool {k[1]}"): v for k, v in sec.skip.items()},
-                   "settings": {"accounts": args.accounts, "scale": args.backends_scale, "seed": args.seed,
-                                "runs": args.backends_runs, "backends": args.backends_list,
-                                "cache": "cold" if sec.bench.drop_ok else "warm"},
-                   "dataset": {"node": sec.bench.pristine_stats}, "runs": results, "summary": summ}, f, indent=1)
-    rb.log(f"backends section: report {args.out}; raw results {args.backends_results}; {time.time() - t0:.0f} s")
-    print(section)
+    raw = {"started": started, "seconds": round(time.time() - t0, 1), "command": cmdline, "machine": machine,
+            "versions": versions, "skipped": {(k if isinstance(k, str) else f"tool {k[1]}"): v for k, v in sec.skip.items()},
+            "settings": {"accounts": args.accounts, "scale": args.backends_scale, "seed": args.seed,
+                         "runs": args.backends_runs, "backends": args.backends_list,
+                         "cache": "cold" if sec.bench.drop_ok else "warm"},
+            "dataset": {"node": sec.bench.pristine_stats}, "runs": results, "summary": summ}
+    rb.publish_section("backends", args.out, section, BEGIN, END, args.backends_results, raw, t0)
     return [f"backends: {r['backend']}/{r['tool']} run {r['run']}" for r in results if not r["ok"]]

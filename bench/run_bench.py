@@ -1515,6 +1515,16 @@ accounts were ready, ratios.
 """
 
 
+def publish_section(name, out, section, begin, end, results_path, results, t0):
+    """A section's end: its report between BEGIN and END of `out`, its raw results as JSON, a log line, the report on stdout."""
+    write_report(out, section, begin, end)
+    os.makedirs(os.path.dirname(os.path.abspath(results_path)), exist_ok=True)
+    with open(results_path, "w") as f:
+        json.dump(results, f, indent=1)
+    log(f"{name} section: report {out}; raw results {results_path}; {time.time() - t0:.0f} s")
+    print(section)
+
+
 def write_report(path, section, begin=BEGIN, end=END):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if os.path.exists(path):

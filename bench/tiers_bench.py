@@ -876,17 +876,13 @@ def run_section(args, scratch, machine, started):
     versions["rclone"] = subprocess.run(["rclone", "version"], capture_output=True, text=True).stdout.split("\n")[0]
     cmdline = command_line(args)
     section = report(sec, res, summ, machine, versions, cmdline, started)
-    rb.write_report(args.out, section, BEGIN, END)
-    os.makedirs(os.path.dirname(os.path.abspath(args.tiers_results)), exist_ok=True)
-    with open(args.tiers_results, "w") as f:
-        json.dump({"started": started, "seconds": round(time.time() - t0, 1), "command": cmdline, "machine": machine,
-                   "versions": versions, "skipped": sec.skip,
-                   "settings": {"accounts": args.tiers_accounts, "scale": args.tiers_scale, "seed": args.seed,
-                                "mutate_seed": args.mutate_seed, "days": args.tiers_days, "runs": args.tiers_runs,
-                                "keep": KEEP, "bwlimit": args.tiers_bwlimit, "delay_ms": args.tiers_delay_ms,
-                                "node": NODE, "cache": "cold" if sec.bench.drop_ok else "warm"},
-                   "dataset": {"node": sec.bench.pristine_stats}, **res, "summary": summ}, f, indent=1)
-    rb.log(f"tiers section: report {args.out}; raw results {args.tiers_results}; {time.time() - t0:.0f} s")
-    print(section)
+    raw = {"started": started, "seconds": round(time.time() - t0, 1), "command": cmdline, "machine": machine,
+            "versions": versions, "skipped": sec.skip,
+            "settings": {"accounts": args.tiers_accounts, "scale": args.tiers_scale, "seed": args.seed,
+                         "mutate_seed": args.mutate_seed, "days": args.tiers_days, "runs": args.tiers_runs,
+                         "keep": KEEP, "bwlimit": args.tiers_bwlimit, "delay_ms": args.tiers_delay_ms,
+                         "node": NODE, "cache": "cold" if sec.bench.drop_ok else "warm"},
+            "dataset": {"node": sec.bench.pristine_stats}, **res, "summary": summ}
+    rb.publish_section("tiers", args.out, section, BEGIN, END, args.tiers_results, raw, t0)
     return ([f"tiers: prune {r['repo']} run {r['run']}" for r in res["prune"] if not r["ok"]]
             + [f"tiers: restore {r['setting']}/{r['variant']} run {r['run']}" for r in res["restore"] if not r["ok"]])

@@ -30,6 +30,8 @@ struct LockRenewal {
 // of backend.lock_period_seconds(). Nothing (all zeros) where the backend
 // locks nothing. An object gone meanwhile (a concurrent forget) is skipped;
 // any other failure is passed to `warn`, naming the object, and counted.
+// Storage that stays unreachable stops the renewal at the first such
+// failure (one warning; the rest count as failed).
 LockRenewal renew_locks(backend::Backend& backend, const std::vector<backend::Handle>& objects,
                         const std::function<void(const std::string&)>& warn, size_t threads = 16);
 
